@@ -1,0 +1,270 @@
+"""Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from markdownx.models import MarkdownxField
+from taggit.managers import TaggableManager
+
+from blog.fields import OrderedJSONField
+
+
+def validate_path(value: str) -> None:
+    """Raise ValidationError unless `value` is a site path: '/…' with no space or host."""
+    if not value.startswith("/") or value.startswith("//"):
+        raise ValidationError(_("'%(value)s' must be a path starting with '/'."), params={"value": value})
+    if any(char.isspace() for char in value) or "#" in value:
+        raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=200, help_text=_("As written in the front matter, e.g. 'admin'."))
+    slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    bio = models.TextField(blank=True)
+    avatar = models.ImageField(upload_to="avatars/", blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="author"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/author/{self.slug}/"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
+    parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children")
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return f"/category/{self.slug}/"
+
+    def clean(self) -> None:
+        ancestor = self.parent
+        while ancestor is not None:
+            if ancestor.pk == self.pk:
+                raise ValidationError({"parent": _("A category cannot be its own ancestor.")})
+            ancestor = ancestor.parent
+
+
+class PostQuerySet(models.QuerySet):
+    def published(self) -> "PostQuerySet":
+        """Return posts readers may see: published and dated now or earlier."""
+        return self.filter(status=Post.Status.PUBLISHED, date__lte=timezone.now())
+
+    def posts(self) -> "PostQuerySet":
+        """Return blog posts only, not pages."""
+        return self.filter(layout=Post.POST_LAYOUT)
+
+    def in_category(self, category: Category) -> "PostQuerySet":
+        """Return posts filed under `category` or any of its descendants."""
+        ids = {category.pk}
+        frontier = [category.pk]
+        while frontier:
+            frontier = list(
+                Category.objects.filter(parent__in=frontier).exclude(pk__in=ids).values_list("pk", flat=True)
+            )
+            ids.update(frontier)
+        return self.filter(categories__in=ids).distinct()
+
+    def with_list_relations(self) -> "PostQuerySet":
+        """Return the queryset with what a list of posts shows fetched in a fixed number of queries."""
+        return self.select_related("author").prefetch_related("categories", "tags")
+
+
+class Post(models.Model):
+    POST_LAYOUT = "post"
+    PAGE_LAYOUT = "page"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        PUBLISHED = "published", _("Published")
+
+    source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
+    title = models.CharField(max_length=500)
+    slug = models.SlugField(max_length=255, allow_unicode=True)
+    date = models.DateTimeField(default=timezone.now, help_text=_("Publication date; in the future: scheduled."))
+    modified = models.DateTimeField(null=True, blank=True)
+    author = models.ForeignKey(Author, on_delete=models.PROTECT, related_name="posts")
+    layout = models.CharField(max_length=50, default=POST_LAYOUT, help_text=_("'post', 'page', …"))
+    guid = models.CharField(max_length=500, blank=True, db_index=True)
+    permalink = models.CharField(
+        max_length=500,
+        unique=True,
+        validators=[validate_path],
+        help_text=_("The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/."),
+    )
+    blogger_blog = models.JSONField(default=list, blank=True)
+    blogger_author = models.JSONField(default=list, blank=True)
+    blogger_internal = models.JSONField(default=list, blank=True)
+    categories = models.ManyToManyField(Category, blank=True, related_name="posts")
+    tags = TaggableManager(blank=True)
+    excerpt = models.TextField(blank=True, help_text=_("From the front matter; leave empty for an automatic one."))
+    body = MarkdownxField(blank=True)
+    body_html = models.TextField(blank=True, editable=False)
+    toc = models.JSONField(default=list, blank=True, editable=False)
+    summary = models.TextField(blank=True, editable=False)
+    word_count = models.PositiveIntegerField(default=0, editable=False)
+    reading_time = models.PositiveIntegerField(default=0, editable=False, help_text=_("Minutes."))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    front_matter = OrderedJSONField(
+        default=dict, blank=True, editable=False, help_text=_("Front-matter keys without a column, in file order.")
+    )
+    source_format = OrderedJSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("How the file wrote its front matter (key order, quoting), so export writes it back alike."),
+    )
+    source_path = models.CharField(max_length=1000, blank=True, editable=False)
+    source_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PostQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-date", "-pk"]
+        get_latest_by = "date"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_id"], condition=Q(source_id__isnull=False), name="blog_post_unique_source_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "date"], name="blog_post_status_date")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._rendered_from = (instance.__dict__.get("body"), instance.__dict__.get("excerpt"))
+        return instance
+
+    def get_absolute_url(self) -> str:
+        return self.permalink
+
+    @property
+    def is_page(self) -> bool:
+        return self.layout == self.PAGE_LAYOUT
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.PUBLISHED and self.date <= timezone.now()
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.status == self.Status.PUBLISHED and self.date > timezone.now()
+
+    def render(self) -> None:
+        """Render `body` into the stored HTML, table of contents, summary and counts."""
+        from blog import rendering
+
+        rendered = rendering.render_post(self.body, excerpt=self.excerpt)
+        self.body_html = rendered.html
+        self.toc = rendered.toc
+        self.summary = rendered.summary
+        self.word_count = rendered.word_count
+        self.reading_time = rendered.reading_time
+        self._rendered_from = (self.body, self.excerpt)
+
+    def save(self, *args, **kwargs):
+        # Every save path stores the same HTML: render when the source changed.
+        if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
+            self.render()
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {
+                    *update_fields,
+                    "body_html",
+                    "toc",
+                    "summary",
+                    "word_count",
+                    "reading_time",
+                }
+        super().save(*args, **kwargs)
+
+
+class Redirect(models.Model):
+    """An old URL path that answers with a 301 to a post (e.g. a permalink changed in the admin)."""
+
+    old_path = models.CharField(max_length=500, unique=True, validators=[validate_path])
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="redirects")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["old_path"]
+
+    def __str__(self) -> str:
+        return f"{self.old_path} → {self.post.permalink}"
+
+
+class RemoteImage(models.Model):
+    """One remote image URL found in posts, and what the cache knows of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        CACHED = "cached", _("Cached")
+        FAILED = "failed", _("Failed")
+        REFUSED = "refused", _("Refused")
+
+    url = models.URLField(max_length=2000, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    last_error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    format = models.CharField(max_length=10, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True, help_text=_("Bytes of the original."))
+    original = models.CharField(max_length=500, blank=True, help_text=_("Storage name of the original bytes."))
+    posts = models.ManyToManyField(Post, blank=True, related_name="images")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class ImageVariant(models.Model):
+    """A resized copy of a cached image, in one format at one width."""
+
+    image = models.ForeignKey(RemoteImage, on_delete=models.CASCADE, related_name="variants")
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    format = models.CharField(max_length=10)
+    name = models.CharField(max_length=500, help_text=_("Storage name of the file."))
+
+    class Meta:
+        ordering = ["image", "format", "width"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "format", "width"], name="blog_imagevariant_unique_size"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set everything up on the embedded default (SQLite, local media) and run the site
+# on http://127.0.0.1:8000 with the sample posts imported.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+VENV="${VENV:-.venv}"
+export DEBUG="${DEBUG:-1}"
+"$VENV/bin/python" manage.py migrate --noinput
+"$VENV/bin/python" manage.py import_posts samples/posts
+exec "$VENV/bin/python" manage.py runserver "${KABAR_ADDR:-127.0.0.1:8000}"

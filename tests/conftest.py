@@ -1,0 +1,71 @@
+"""Shared fixtures: a private media folder and cache per test, and small post factories."""
+
+import itertools
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_POSTS = REPO / "samples" / "posts"
+SAMPLE_POST = next(SAMPLE_POSTS.glob("*.md"))
+CORPUS = REPO.parent / "shared" / "corpus" / "posts"
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Give every test its own MEDIA_ROOT, so no test sees another's files."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def author(db):
+    from blog.models import Author
+
+    return Author.objects.create(name="admin", slug="admin", display_name="Admin")
+
+
+@pytest.fixture
+def category(db):
+    from blog.models import Category
+
+    return Category.objects.create(name="TutorialBlogger", slug="tutorialblogger")
+
+
+@pytest.fixture
+def make_post(db, author):
+    """Return a function that creates a published post; keyword arguments override fields."""
+    from blog.models import Post
+
+    def make(**fields):
+        n = next(_counter)
+        fields.setdefault("title", f"Post {n}")
+        fields.setdefault("slug", f"post-{n}")
+        fields.setdefault("date", timezone.now() - timedelta(days=n))
+        fields.setdefault("permalink", f"/{fields['date']:%Y/%m/%d}/{fields['slug']}/")
+        fields.setdefault("author", author)
+        fields.setdefault("status", Post.Status.PUBLISHED)
+        fields.setdefault("body", f"Hello *world* number {n}.")
+        categories = fields.pop("categories", [])
+        tags = fields.pop("tags", [])
+        post = Post.objects.create(**fields)
+        if categories:
+            post.categories.set(categories)
+        if tags:
+            post.tags.set(tags)
+        return post
+
+    return make

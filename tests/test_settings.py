@@ -1,0 +1,54 @@
+"""Settings come from the environment: DATABASE_URL, MEDIA_ROOT, REDIS_URL, DEBUG/SECRET_KEY."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'db': settings.DATABASES['default'], 'media': str(settings.MEDIA_ROOT), "
+    "'cache': settings.CACHES['default']['BACKEND'], 'debug': settings.DEBUG}, default=str))"
+)
+
+
+def _settings_with(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "DEBUG"}}
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True, check=False
+    )
+    return result
+
+
+def test_defaults_are_the_embedded_ones():
+    result = _settings_with()
+    values = json.loads(result.stdout)
+    assert values["db"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert values["db"]["NAME"] == str(REPO / "db.sqlite3")
+    assert values["media"] == str(REPO / "media")
+    assert values["cache"].endswith("LocMemCache")
+
+
+def test_database_url_media_root_and_redis_url_are_honoured(tmp_path):
+    result = _settings_with(
+        DATABASE_URL="postgres://kabar:secret@db.internal:6543/kabar_db",
+        MEDIA_ROOT=str(tmp_path),
+        REDIS_URL="redis://127.0.0.1:6379/3",
+    )
+    values = json.loads(result.stdout)
+    assert values["db"]["ENGINE"] == "django.db.backends.postgresql"
+    assert (values["db"]["NAME"], values["db"]["HOST"], values["db"]["PORT"]) == ("kabar_db", "db.internal", 6543)
+    assert values["media"] == str(tmp_path)
+    assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_debug_off_without_secret_key_refuses_to_start():
+    result = _settings_with(DEBUG="0", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    ok = _settings_with(DEBUG="0", SECRET_KEY="x" * 50)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["debug"] is False
