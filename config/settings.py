@@ -5,6 +5,7 @@ cache, work done inline, DEBUG on and only local host names allowed.
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
@@ -27,6 +28,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", True)
+
+# Django 6 has the tasks framework built in; on 5.2 the django-tasks backport provides it.
+HAS_BUILTIN_TASKS = find_spec("django.tasks") is not None
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -56,6 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "taggit",
     "markdownx",
+    *([] if HAS_BUILTIN_TASKS else ["django_tasks"]),
+    "django_tasks_db",
     "blog",
 ]
 
@@ -163,4 +169,17 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+}
+
+# Background work (image caching). "database": a queue in the database that any number of
+# `manage.py db_worker` processes share; "immediate": run the work inline, in the caller.
+TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
+_TASKS_MODULE = "django.tasks" if HAS_BUILTIN_TASKS else "django_tasks"
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": f"{_TASKS_MODULE}.backends.immediate.ImmediateBackend",
+        }[TASKS_BACKEND]
+    }
 }

@@ -1,0 +1,59 @@
+"""Background work: caching a post's remote images, re-rendering posts.
+
+Tasks go through Django's tasks API (built in from Django 6.0, the django-tasks backport on
+5.2). The queue is the one `settings.TASKS` names: by default the database, drained by any
+number of `manage.py db_worker` processes; `TASKS_BACKEND=immediate` runs the work inline.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+try:
+    from django.tasks import task
+except ImportError:  # Django 5.2: the backport.
+    from django_tasks import task
+
+
+@task()
+def cache_images_task(post_ids: list[int]) -> dict:
+    """Cache the remote images of the given posts and re-render them."""
+    from blog.images.caching import cache_images
+    from blog.models import Post
+
+    result = cache_images(posts=list(Post.objects.filter(pk__in=post_ids)))
+    return {
+        "cached": result.cached,
+        "already_cached": result.already_cached,
+        "failed": len(result.failed),
+        "refused": len(result.refused),
+    }
+
+
+@task()
+def render_posts_task(post_ids: list[int]) -> int:
+    """Re-render the given posts; return how many changed."""
+    from blog.models import Post
+
+    changed = 0
+    for post in Post.objects.filter(pk__in=post_ids):
+        before = post.body_html
+        post.render()
+        if post.body_html != before:
+            post.save(update_fields=["body_html", "toc", "summary", "word_count", "reading_time"])
+            changed += 1
+    return changed
+
+
+def enqueue_image_caching(*, post_ids: Iterable[int]) -> None:
+    """Queue caching of the posts' images once the current transaction commits."""
+    ids = sorted(set(post_ids))
+    if ids:
+        transaction.on_commit(lambda: cache_images_task.enqueue(ids))
+
+
+def enqueue_rendering(*, post_ids: Iterable[int]) -> None:
+    """Queue re-rendering of the posts once the current transaction commits."""
+    ids = sorted(set(post_ids))
+    if ids:
+        transaction.on_commit(lambda: render_posts_task.enqueue(ids))
