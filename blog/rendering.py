@@ -266,6 +266,9 @@ _ESCAPED_LINK = re.compile(r"""\\\[([^\[\]\n]+?)\\\]\(((?:https?://|/)[^\s()]+(?
 # A link to a template expression ("[{{ title }}]({{ page.url }})") has no address to go to.
 _LIQUID_LINK = re.compile(r"\[([^\[\]\n]*)\]\(\s*\{[{%][^()\n]*?[}%]\}\s*\)")
 _URL_LINE = re.compile(r"^[ \t]*<?(https?://[^\s<>]+?)>?[ \t]*$", re.M)
+_SC_PRESENT = re.compile(r"\[/?(caption|wp_caption|embed|sourcecode|source|code|video|audio|gallery|youtube|vimeo)\b")
+# Cheap tests for "could any shortcode transform apply?", so most bodies skip the code scan.
+_TRANSFORM_HINT = re.compile(_SC_PRESENT.pattern + r"|\\\]\(|\]\(\s*\{|^[ \t]*<?https?://", re.M)
 _MEDIA_FORMATS = {
     "video": {"src": None, "mp4": "video/mp4", "m4v": "video/mp4", "webm": "video/webm", "ogv": "video/ogg"},
     "audio": {"src": None, "mp3": "audio/mpeg", "m4a": "audio/mp4", "ogg": "audio/ogg", "wav": "audio/wav"},
@@ -381,12 +384,19 @@ def _url_line(match: re.Match) -> str:
 
 
 def _shortcodes(text: str) -> str:
-    text = _SC_CAPTION.sub(_caption, text)
-    text = _SC_CODE.sub(_code_shortcode, text)
-    text = _SC_EMBED.sub(_embed_shortcode, text)
-    text = _SC_PROVIDER.sub(lambda m: _embed_html(_provider_url(m[1], m[2])) or m[0], text)
-    text = _SC_MEDIA.sub(_media, text)
-    text = _SC_GALLERY.sub("", text)
+    names = {m[1] for m in _SC_PRESENT.finditer(text)}
+    if names & {"caption", "wp_caption"}:
+        text = _SC_CAPTION.sub(_caption, text)
+    if names & {"sourcecode", "source", "code"}:
+        text = _SC_CODE.sub(_code_shortcode, text)
+    if "embed" in names:
+        text = _SC_EMBED.sub(_embed_shortcode, text)
+    if names & {"youtube", "vimeo"}:
+        text = _SC_PROVIDER.sub(lambda m: _embed_html(_provider_url(m[1], m[2])) or m[0], text)
+    if names & {"video", "audio"}:
+        text = _SC_MEDIA.sub(_media, text)
+    if "gallery" in names:
+        text = _SC_GALLERY.sub("", text)
     # "\[text\](https://…)": Markdown written where it was not rendered (Steem cross-posts).
     text = _ESCAPED_LINK.sub(r"[\1](\2)", text)
     if "{" in text:
@@ -405,7 +415,7 @@ def _provider_url(provider: str, value: str) -> str:
 
 def _outside_code(text: str, *, transform) -> str:
     """Return `text` with `transform` applied to everything but code."""
-    if "[" not in text and "http" not in text:
+    if not _TRANSFORM_HINT.search(text):
         return text
     pieces, position = [], 0
     for match in _CODE_REGION.finditer(text):
@@ -508,6 +518,9 @@ _VERBATIM_BLOCK = re.compile(r"\s*<(?:pre|script|style|textarea)\b|\s*<[?!]", re
 _MORE_COMMENT = re.compile(r"<!--\s*more\b.*?-->", re.S | re.I)
 _SINGLE_PARAGRAPH = re.compile(r"<p>((?:(?!<p[ >]).)*)</p>\n?", re.S)
 _MAX_DEPTH = 8
+# An image with plain alt text and a plain ASCII URL: markdown-it would neither change nor encode them.
+_LONE_IMAGE = re.compile(r"!\[([^\[\]\\`*_&<>]*)\]\(([A-Za-z0-9:/?#@!$'*+,;=~%.&_-]+)\)")
+_BLOCK_START = re.compile(r"[ \t]*(?:#{1,6}[ \t]|>|[-*+][ \t]|\d{1,9}[.)][ \t]|\||```|~~~)")
 
 
 def _render_run(*, text: str, env: dict, enclosing: str, bounded: bool) -> str:
@@ -516,8 +529,13 @@ def _render_run(*, text: str, env: dict, enclosing: str, bounded: bool) -> str:
     md = env["md"]
     inner_env = {"md": md, "depth": env.get("depth", 0) + 1, "references": env.get("references", {})}
     source = textwrap.dedent(text)
-    if enclosing in _PHRASING_BLOCKS:
-        return md.renderInline(source.strip(), inner_env)
+    if bounded and (image := _LONE_IMAGE.fullmatch(source)) and md.validateLink(image[2]):
+        # Exporters wrap every WordPress image as <figure><div>![](url)</div></figure>: the
+        # common case skips markdown-it's character-by-character scan of a long URL.
+        return f'<img src="{html.escape(image[2])}" alt="{html.escape(image[1])}">'
+    if enclosing in _PHRASING_BLOCKS or (bounded and not _BLOCK_START.match(source)):
+        # No block structure possible here: skip the block parser (and its <p>).
+        return md.renderInline(source.strip() if not bounded else source, inner_env)
     rendered = md.render(source, inner_env)
     if bounded and (single := _SINGLE_PARAGRAPH.fullmatch(rendered)):
         return single[1]
@@ -626,10 +644,14 @@ class _CJKParserInline(ParserInline):
         return state.tokens
 
 
-def _markdown(*, wpautop: bool) -> MarkdownIt:
+@functools.cache
+def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
+    """Return the Markdown parser for a body of this kind (each extra costs time, so only when used)."""
     md = MarkdownIt("commonmark", {"html": True, "breaks": wpautop}).enable(["table", "strikethrough"])
-    md.inline.__class__ = _CJKParserInline
-    md.use(footnote_plugin)
+    if cjk:
+        md.inline.__class__ = _CJKParserInline
+    if footnotes:
+        md.use(footnote_plugin)
     if wpautop:
         # In WordPress HTML, indentation is just formatting, never a code block.
         md.disable("code")
@@ -643,8 +665,6 @@ def _markdown(*, wpautop: bool) -> MarkdownIt:
     return md
 
 
-_MARKDOWN = _markdown(wpautop=False)
-_WPAUTOP = _markdown(wpautop=True)
 _MARKDOWN_SYNTAX = re.compile(
     r"^ {0,3}(?:#{1,6}[ \t]|[-*+][ \t]+\S|\d{1,9}[.)][ \t]+\S|>|```|~~~|\|.*\|[ \t]*$|(?:[-*_][ \t]*){3,}$)"
     r"|\*\*\S|__\S|!\[|\]\(|\]\[|`[^`\n]+`",
@@ -711,8 +731,21 @@ def sanitize(html: str) -> str:
     """Return `html` reduced to the blog-content allowlist, safe to show on the site."""
     # Grammarly's <g> wrappers leak into WordPress posts; the sanitizer would drop their text.
     html = _GRAMMARLY_TAG.sub("", html)
-    cleaned = nh3.clean(
-        html,
+    cleaned = _cleaner(iframe_hosts=_iframe_hosts()).clean(html)
+    cleaned = cleaned.replace(' style=""', "")
+    if "<iframe" in cleaned:
+        # An iframe whose source was refused is an empty box: drop it.
+        cleaned = _EMPTY_IFRAME.sub("", cleaned)
+    if "<a " in cleaned:
+        site_host = urlsplit(_site_url()).hostname or ""
+        cleaned = _A_TAG.sub(_external_rel(site_host=site_host), cleaned)
+    return cleaned
+
+
+@functools.lru_cache(maxsize=8)
+def _cleaner(*, iframe_hosts: tuple[str, ...]) -> nh3.Cleaner:
+    """Return the nh3 sanitizer for these iframe hosts (building one costs more than using it)."""
+    return nh3.Cleaner(
         tags=set(TAGS),
         clean_content_tags=set(CLEAN_CONTENT_TAGS),
         attributes={tag: set(names) for tag, names in ATTRIBUTES.items()},
@@ -727,14 +760,6 @@ def sanitize(html: str) -> str:
             "audio": {"controls": ""},
         },
     )
-    cleaned = cleaned.replace(' style=""', "")
-    if "<iframe" in cleaned:
-        # An iframe whose source was refused is an empty box: drop it.
-        cleaned = _EMPTY_IFRAME.sub("", cleaned)
-    if "<a " in cleaned:
-        site_host = urlsplit(_site_url()).hostname or ""
-        cleaned = _A_TAG.sub(_external_rel(site_host=site_host), cleaned)
-    return cleaned
 
 
 # -- stage 4: headings, summary, counts -------------------------------------------------------
@@ -746,7 +771,7 @@ _TAG = re.compile(r"<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
 _BLOCK_BOUNDARY = re.compile(r"<(?:/?(?:p|div|h[1-6]|li|tr|pre|blockquote|figure|figcaption|dd|dt|table)\b|br)[^>]*>")
 _FIRST_PARAGRAPH = re.compile(r"<p\b[^>]*>(.*?)</p>", re.S)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
-_WORD = re.compile(r"[^\W_]+(?:['\u2019.-][^\W_]+)*")
+_WORD = re.compile(r"[^\W_]\S*")  # from a letter or digit to the next space; a lone dash is no word
 
 
 def _plain_text(fragment: str) -> str:
@@ -762,7 +787,7 @@ def _one_line(text: str) -> str:
 def _add_heading_ids(fragment: str) -> tuple[str, list[dict]]:
     if "<h" not in fragment:
         return fragment, []
-    used = set(_ID.findall(fragment))
+    used = set(_ID.findall(fragment)) if ' id="' in fragment else set()
     toc: list[dict] = []
 
     def name(match: re.Match) -> str:
@@ -803,13 +828,19 @@ def _shorten(text: str, *, limit: int = SUMMARY_LENGTH) -> str:
 
 def _count_words(text: str) -> int:
     cjk = len(_CJK.findall(text))
-    return cjk + len(_WORD.findall(_CJK.sub(" ", text)))
+    if cjk:
+        text = _CJK.sub(" ", text)
+    return cjk + len(_WORD.findall(text))
 
 
 def render_post(body: str, *, excerpt: str = "") -> Rendered:
     """Return the rendered post: sanitized HTML, table of contents, summary and counts."""
     source = _prepare(body or "")
-    md = _WPAUTOP if _is_wordpress_html(source) else _MARKDOWN
+    md = _markdown(
+        wpautop=_is_wordpress_html(source),
+        footnotes="[^" in source,
+        cjk=bool(_CJK_PUNCTUATION.search(source)),
+    )
     fragment = sanitize(md.render(source, {"md": md}))
     fragment = fragment.replace("&lt;br&gt;&lt;/br&gt;", "<br>")  # an exporter's <br> inside a code span
     fragment, toc = _add_heading_ids(fragment)
@@ -821,7 +852,7 @@ def render_post(body: str, *, excerpt: str = "") -> Rendered:
     elif more:
         summary = _plain_text(before_more)
     else:
-        paragraphs = (_one_line(_plain_text(p)) for p in _FIRST_PARAGRAPH.findall(fragment))
+        paragraphs = (_one_line(_plain_text(p[1])) for p in _FIRST_PARAGRAPH.finditer(fragment))
         summary = next((p for p in paragraphs if p), text)
     words = _count_words(text)
     return Rendered(
