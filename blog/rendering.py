@@ -200,6 +200,7 @@ STYLE_PROPERTIES = frozenset({"text-align", "font-style", "font-weight", "text-d
 URL_SCHEMES = frozenset({"http", "https", "mailto", "tel", "data"})
 _URL_ATTRIBUTES = frozenset({"href", "src", "poster", "cite"})
 _REL_TOKENS = frozenset({"nofollow", "sponsored", "ugc", "noopener", "noreferrer", "tag", "license", "bookmark", "me"})
+_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 _DATA_IMAGE = re.compile(r"data:image/(?:png|gif|jpeg|jpg|webp);base64,[a-z0-9+/=\s]*", re.I)
 
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
@@ -667,7 +668,9 @@ def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
 
 _MARKDOWN_SYNTAX = re.compile(
     r"^ {0,3}(?:#{1,6}[ \t]|[-*+][ \t]+\S|\d{1,9}[.)][ \t]+\S|>|```|~~~|\|.*\|[ \t]*$|(?:[-*_][ \t]*){3,}$)"
-    r"|\*\*\S|__\S|!\[|\]\(|\]\[|`[^`\n]+`",
+    r"|\*\*\S|__\S|!\[|\]\(|\]\[|`[^`\n]+`|(?<![\w*])\*[^\s*][^*\n]*(?<!\s)\*(?![\w*])"
+    # An indented line after a blank line is a code block in a Markdown export.
+    r"|\n[ \t]*\n(?: {4}|\t)[ \t]*\S",
     re.M,
 )
 _HTML_SYNTAX = re.compile(r"<(?:p|div|br|span|a|img|strong|b|em|i|ul|ol|li|h[1-6]|table|blockquote|pre|figure)\b", re.I)
@@ -693,6 +696,9 @@ def _attribute_filter(*, iframe_hosts: tuple[str, ...]):
             compact = re.sub(r"[\x00-\x20]+", "", value).lower()
             if compact.startswith("data:"):
                 return value if tag == "img" and attribute == "src" and _DATA_IMAGE.fullmatch(value.strip()) else None
+            scheme = _SCHEME.match(compact)
+            if scheme and scheme[1] not in URL_SCHEMES:
+                return None
             if tag == "iframe":
                 parts = urlsplit(value.strip())
                 ok = parts.scheme == "https" and _host_allowed(host=parts.hostname or "", allowed=iframe_hosts)
