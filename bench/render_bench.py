@@ -2,8 +2,9 @@
 
 Run: python bench/render_bench.py [--rounds 7] [--seconds 0.5]
 
-Both renderers are timed in alternating rounds on one CPU core, and the best round of each is
-kept, so that other processes on a shared machine disturb the comparison as little as possible.
+Both renderers run in alternating rounds pinned to one CPU core and are timed in CPU time of
+this process (time.process_time), best round kept, so that other processes on a shared machine
+disturb the figures as little as possible.
 """
 
 import argparse
@@ -28,9 +29,9 @@ def _body(path: Path) -> str:
 
 
 def _rate(*, render, body: str, seconds: float) -> float:
-    """Return how many times per second `render(body)` ran during about `seconds`."""
-    count, started = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
+    """Return how many times per CPU second `render(body)` ran during about `seconds` of CPU time."""
+    count, started = 0, time.process_time()
+    while (elapsed := time.process_time() - started) < seconds:
         render(body)
         count += 1
     return count / elapsed

@@ -521,7 +521,9 @@ _SINGLE_PARAGRAPH = re.compile(r"<p>((?:(?!<p[ >]).)*)</p>\n?", re.S)
 _MAX_DEPTH = 8
 # An image with plain alt text and a plain ASCII URL: markdown-it would neither change nor encode them.
 _LONE_IMAGE = re.compile(r"!\[([^\[\]\\`*_&<>]*)\]\(([A-Za-z0-9:/?#@!$'*+,;=~%.&_-]+)\)")
-_BLOCK_START = re.compile(r"[ \t]*(?:#{1,6}[ \t]|>|[-*+][ \t]|\d{1,9}[.)][ \t]|\||```|~~~)")
+_BLOCK_START = re.compile(
+    r"[ \t]*(?:#{1,6}(?:[ \t]|$)|>|[-*+][ \t]|\d{1,9}[.)](?:[ \t]|$)|\||```|~~~|(?:[-*_][ \t]*){3,}$|\[[^\]]+\]:|<)"
+)
 
 
 def _render_run(*, text: str, env: dict, enclosing: str, bounded: bool) -> str:
@@ -537,6 +539,9 @@ def _render_run(*, text: str, env: dict, enclosing: str, bounded: bool) -> str:
     if enclosing in _PHRASING_BLOCKS or (bounded and not _BLOCK_START.match(source)):
         # No block structure possible here: skip the block parser (and its <p>).
         return md.renderInline(source.strip() if not bounded else source, inner_env)
+    if "\n" not in source.strip() and not _BLOCK_START.match(source):
+        # One line of prose (the text after </figure>): a paragraph, without the block parser.
+        return f"<p>{md.renderInline(source.strip(), inner_env)}</p>\n"
     rendered = md.render(source, inner_env)
     if bounded and (single := _SINGLE_PARAGRAPH.fullmatch(rendered)):
         return single[1]
