@@ -164,3 +164,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Import of exported posts (manage.py import_posts): files larger than this are refused, and
+# posts whose front matter names no author are filed under this author.
+IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
+IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
