@@ -207,7 +207,8 @@ def _detect_indent(yaml_text: str) -> int:
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    mark = getattr(exc, "problem_mark", None)
+    # The context mark is where the broken construct began: the line a person should look at.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
     return f"{problem} (line {mark.line + 2})" if mark is not None else problem
 
 
@@ -265,6 +266,7 @@ def serialise_text(source: PostSource) -> str:
             if parts[-1] and not parts[-1].endswith(("\n", "\r")):
                 parts.append(source.newline)
             parts.append(dump_key(key, value, indent=source.indent, newline=source.newline))
+            parts.append(_trailing_trivia(raw or ""))
     if parts[-1] and not parts[-1].endswith(("\n", "\r")):
         parts.append(source.newline)
     parts.append(source.tail)
@@ -272,6 +274,17 @@ def serialise_text(source: PostSource) -> str:
         parts.append(source.newline)
     parts.append(source.body)
     return "".join(parts)
+
+
+def _trailing_trivia(raw: str) -> str:
+    """Return the blank lines and comments that end a key's text (they belong to the next key)."""
+    lines = raw.splitlines(keepends=True)
+    count = 0
+    for line in reversed(lines):
+        if line.strip() and not line.startswith("#"):
+            break
+        count += 1
+    return "".join(lines[len(lines) - count :]) if count else ""
 
 
 # --- What the keys mean ------------------------------------------------------------------

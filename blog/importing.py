@@ -29,7 +29,7 @@ from blog.models import Author, Category, Post
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 # Folders of a Jekyll site that hold templates and build output, not posts.
 SKIPPED_FOLDERS = {"_layouts", "_includes", "_site", "_data", "_sass", "node_modules"}
-BATCH_SIZE = 500
+BATCH_SIZE = 200
 
 CREATED = "created"
 UPDATED = "updated"
@@ -138,6 +138,9 @@ class _Lookups:
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
         self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
         self.post_type = ContentType.objects.get_for_model(Post).pk
+        # Hashes of every imported file, read once: finding unchanged files costs no query per file
+        # (source_hash has no index, and the body columns before it make a scan per batch slow).
+        self.hashes = set(Post.objects.exclude(source_hash="").values_list("source_hash", flat=True))
 
     def author(self, fields: PostFields) -> int | None:
         author = fields.author or frontmatter.AuthorFields(
@@ -285,7 +288,7 @@ def _import_batch(
     progress: Callable[[str, str], None] | None,
 ) -> None:
     hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in batch if item.data is not None}
-    known = set(Post.objects.filter(source_hash__in=set(hashes.values())).values_list("source_hash", flat=True))
+    known = lookups.hashes
     parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
 
     def done(item: SourceFile, outcome: str, reason: str = "") -> None:
@@ -318,17 +321,86 @@ def _import_batch(
             parsed.append((item, source, fields))
         item.data = None  # stream: let the bytes go as soon as they are parsed
 
-    index = _index_for([fields for _item, _source, fields in parsed])
-    for item, source, fields in parsed:
-        try:
-            outcome, reason = _import_one(
-                item, source, fields, source_hash=hashes[id(item)], index=index, lookups=lookups, dry_run=dry_run
-            )
-        except Exception as exc:  # a bug must not stop the run; the file is rolled back and reported
-            lookups.forget_new()
-            outcome, reason = FAILED, f"could not be imported: {type(exc).__name__}: {exc}"
-            result.tracebacks.append((item.label, traceback.format_exc()))
+    if dry_run:
+        index = _index_for([fields for _item, _source, fields in parsed])
+        outcomes = [
+            (item, *_import_one(item, source, fields, source_hash="", index=index, lookups=lookups, dry_run=True))
+            for item, source, fields in parsed
+        ]
+    else:
+        outcomes = _write_batch(parsed, hashes, lookups=lookups, result=result)
+    for item, outcome, reason in outcomes:
+        if outcome in (CREATED, UPDATED):
+            lookups.hashes.add(hashes[id(item)])
         done(item, outcome, reason)
+
+
+def _write_batch(
+    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]],
+    hashes: dict[int, str],
+    *,
+    lookups: _Lookups,
+    result: ImportResult,
+) -> list[tuple[SourceFile, str, str]]:
+    """Write a batch in one transaction; when any file breaks it, write the batch again file by file."""
+    try:
+        with transaction.atomic():
+            index = _index_for([fields for _item, _source, fields in parsed])
+            links = _Links(lookups.post_type)
+            outcomes = []
+            for item, source, fields in parsed:
+                outcome, reason = _import_one(
+                    item, source, fields, source_hash=hashes[id(item)], index=index, lookups=lookups, links=links
+                )
+                outcomes.append((item, outcome, reason))
+            links.flush()
+        return outcomes
+    except Exception:
+        lookups.forget_new()
+    outcomes = []
+    with transaction.atomic():
+        index = _index_for([fields for _item, _source, fields in parsed])
+        for item, source, fields in parsed:
+            try:
+                # A savepoint per file: a file is written whole or not at all.
+                with transaction.atomic():
+                    links = _Links(lookups.post_type)
+                    outcome, reason = _import_one(
+                        item, source, fields, source_hash=hashes[id(item)], index=index, lookups=lookups, links=links
+                    )
+                    links.flush()
+            except DatabaseError as exc:
+                lookups.forget_new()
+                index = _index_for([fields for _item, _source, fields in parsed])
+                outcome, reason = FAILED, f"could not be saved: {str(exc).strip().splitlines()[0]}"
+            except Exception as exc:  # a bug must not stop the run; the file is rolled back and reported
+                lookups.forget_new()
+                index = _index_for([fields for _item, _source, fields in parsed])
+                outcome, reason = FAILED, f"could not be imported: {type(exc).__name__}: {exc}"
+                result.tracebacks.append((item.label, traceback.format_exc()))
+            outcomes.append((item, outcome, reason))
+    return outcomes
+
+
+class _Links:
+    """Category and tag links of new posts, inserted together at the end of a transaction."""
+
+    def __init__(self, post_type: int) -> None:
+        self.post_type = post_type
+        self.categories: list[Any] = []
+        self.tags: list[TaggedItem] = []
+
+    def add(self, post_id: int, category_ids: list[int], tag_ids: list[int]) -> None:
+        through = Post.categories.through
+        self.categories.extend(through(post_id=post_id, category_id=pk) for pk in category_ids)
+        self.tags.extend(TaggedItem(content_type_id=self.post_type, object_id=post_id, tag_id=pk) for pk in tag_ids)
+
+    def flush(self) -> None:
+        if self.categories:
+            Post.categories.through.objects.bulk_create(self.categories, batch_size=500)
+        if self.tags:
+            TaggedItem.objects.bulk_create(self.tags, batch_size=500)
+        self.categories, self.tags = [], []
 
 
 def _index_for(fields_list: list[PostFields]) -> _Index:
@@ -355,8 +427,10 @@ def _import_one(
     source_hash: str,
     index: _Index,
     lookups: _Lookups,
-    dry_run: bool,
+    links: "_Links | None" = None,
+    dry_run: bool = False,
 ) -> tuple[str, str]:
+    """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
     too_long = _too_long(fields)
     if too_long:
         return FAILED, too_long
@@ -370,24 +444,19 @@ def _import_one(
         new_row = _Row(row.pk if row else 0, fields.source_id, fields.guid, fields.permalink, fields.slug)
         _replace(index, row, new_row)
         return (UPDATED if row else CREATED), ""
-    try:
-        with transaction.atomic():
-            values = _column_values(item, source, fields, source_hash=source_hash, lookups=lookups)
-            category_ids = lookups.category_ids(fields.categories)
-            tag_ids = lookups.tag_ids(fields.tags)
-            if row is None:
-                post = Post(**values)
-                post.save()
-                _add_relations(post.pk, category_ids, tag_ids, lookups)
-            else:
-                post = Post.objects.get(pk=row.pk)
-                for name, value in values.items():
-                    setattr(post, name, value)
-                post.save()
-                _set_relations(post.pk, category_ids, tag_ids, lookups)
-    except DatabaseError as exc:
-        lookups.forget_new()
-        return FAILED, f"could not be saved: {str(exc).strip().splitlines()[0]}"
+    values = _column_values(item, source, fields, source_hash=source_hash, lookups=lookups)
+    category_ids = lookups.category_ids(fields.categories)
+    tag_ids = lookups.tag_ids(fields.tags)
+    if row is None:
+        post = Post(**values)
+        post.save()
+        links.add(post.pk, category_ids, tag_ids)
+    else:
+        post = Post.objects.get(pk=row.pk)
+        for name, value in values.items():
+            setattr(post, name, value)
+        post.save()
+        _set_relations(post.pk, category_ids, tag_ids, lookups)
     _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug))
     return (UPDATED if row else CREATED), ""
 
@@ -432,16 +501,6 @@ def _column_values(
         "source_path": item.label[-1000:],
         "source_hash": source_hash,
     }
-
-
-def _add_relations(post_id: int, category_ids: list[int], tag_ids: list[int], lookups: _Lookups) -> None:
-    through = Post.categories.through
-    if category_ids:
-        through.objects.bulk_create([through(post_id=post_id, category_id=pk) for pk in category_ids])
-    if tag_ids:
-        TaggedItem.objects.bulk_create(
-            [TaggedItem(content_type_id=lookups.post_type, object_id=post_id, tag_id=pk) for pk in tag_ids]
-        )
 
 
 def _set_relations(post_id: int, category_ids: list[int], tag_ids: list[int], lookups: _Lookups) -> None:
