@@ -60,7 +60,7 @@ class ImportResult:
         """Return the one-line summary the command prints."""
         return (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"failed {self.failed} in {self.seconds:.1f} s ({self.rate:.0f} posts/s)"
+            f"failed {self.failed} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s ({self.rate:.0f} posts/s)"
         )
 
 
