@@ -87,6 +87,7 @@ class PostSource:
     newline: str = "\n"
     bom: bool = False
     indent: int = 4
+    flow: str = ""  # the whole front matter, when its keys share lines ({a: 1, b: 2}) and cannot be split
 
     def to_format(self) -> dict[str, Any]:
         """Return what writing the file back needs, as JSON-ready data."""
@@ -98,6 +99,7 @@ class PostSource:
             "newline": self.newline,
             "bom": self.bom,
             "indent": self.indent,
+            **({"flow": self.flow} if self.flow else {}),
         }
 
     @classmethod
@@ -105,7 +107,8 @@ class PostSource:
         """Return the source a stored `source_format` describes, with its original values."""
         raw = source_format.get("raw", {})
         newline = source_format.get("newline", "\n")
-        front_matter = _load_mapping("".join(raw.values())) if raw else {}
+        original_text = "".join(raw.values()) or source_format.get("flow", "")
+        front_matter = _load_mapping(original_text) if original_text else {}
         return cls(
             front_matter=front_matter,
             body=body,
@@ -115,6 +118,7 @@ class PostSource:
             newline=newline,
             bom=source_format.get("bom", False),
             indent=source_format.get("indent", 4),
+            flow=source_format.get("flow", ""),
         )
 
 
@@ -166,10 +170,14 @@ def parse_text(text: str) -> PostSource:
     front_matter = {str(key): value for key, value in front_matter.items()}
     _check_plain(front_matter)
     starts = _key_starts(node) if node is not None else None
+    flow = ""
     if starts is None:
-        # Keys sharing lines (a flow map) or no keys at all: the text cannot be split per key.
+        # Keys sharing lines (a flow map) or no keys at all: the text cannot be split per key,
+        # so writing back gives the same values in block style.
         raw = {}
-        if not front_matter:
+        if front_matter:
+            flow = yaml_text
+        else:
             head += yaml_text
     else:
         head += yaml_text[: starts[0]]
@@ -184,6 +192,7 @@ def parse_text(text: str) -> PostSource:
         newline=newline,
         bom=bom,
         indent=_detect_indent(yaml_text),
+        flow=flow,
     )
 
 

@@ -222,3 +222,14 @@ def test_generated_front_matter_survives_import_export_import(tmp_path_factory, 
     empty_database()
     import_paths([folder / "out"])
     assert snapshot() == before
+
+
+def test_flow_style_front_matter_exports_its_values_in_order(tmp_path):
+    (tmp_path / "in").mkdir()
+    flow = "---\n{id: 3, title: Flow, extra: {x: 1}, tags: [a, b]}\n---\nbody\n"
+    (tmp_path / "in" / "2020-01-01-f.md").write_text(flow)
+    import_paths([tmp_path / "in"])
+    Post.objects.update(title="Flowing")
+    export_posts(tmp_path / "out")
+    exported = (tmp_path / "out" / "_posts" / "2020-01-01-f.md").read_text()
+    assert exported == "---\nid: 3\ntitle: Flowing\nextra:\n    x: 1\ntags:\n    - a\n    - b\n---\nbody\n"

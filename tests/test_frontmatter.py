@@ -292,3 +292,9 @@ def test_format_date_keeps_the_written_form():
     moment = datetime(2011, 1, 28, 10, 50, 27, tzinfo=timezone(timedelta(hours=1)))
     assert frontmatter.format_date(moment, like="2011-01-01 00:00:00 +0100") == "2011-01-28 10:50:27 +0100"
     assert frontmatter.format_date(moment, like="2011-01-01T00:00:00+01:00") == "2011-01-28T10:50:27+01:00"
+
+
+def test_flow_style_front_matter_is_written_back_in_block_style():
+    source = parse(b"---\n{id: 3, title: Flow, tags: [a, b]}\n---\nbody\n")
+    assert source.front_matter == {"id": 3, "title": "Flow", "tags": ["a", "b"]}
+    assert serialise(source) == b"---\nid: 3\ntitle: Flow\ntags:\n    - a\n    - b\n---\nbody\n"
