@@ -50,7 +50,7 @@ def test_sample_post_is_imported_as_a_reader_sees_it():
     assert [category.name for category in post.categories.all()] == ["TutorialBlogger"]
     assert post.front_matter == {}  # every key of the sample has a column
     assert post.body.startswith("\n<div>Apakah Anda pernah melakukan aktivitas *nobar*")
-    assert "<h2>" in post.body_html  # rendered on save
+    assert "<h2 id=" in post.body_html  # rendered on save, with heading anchors
     assert post.source_format["order"][:3] == ["id", "title", "date"]
 
 
