@@ -82,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "blog.context_processors.site",
             ],
         },
     },
@@ -164,3 +165,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# The public site (blog/views.py, blog/caching.py).
+POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
+FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
+# Seconds a rendered public page stays in the cache (0: no page cache). Any content change
+# makes every cached page stale at once, so this only bounds the memory used.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))

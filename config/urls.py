@@ -6,4 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("markdownx/", include("markdownx.urls")),
+    # Last: the public site ends with a catch-all for permalinks and old addresses.
+    path("", include("blog.urls")),
 ]
