@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.core.handlers.exception import response_for_exception
 from django.db import connection, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, set_response_etag
 from django.utils.http import http_date
 
@@ -68,19 +69,20 @@ def bump_content_version() -> ContentVersion:
     return version
 
 
+def _bump_after_commit() -> None:
+    bump_content_version()
+
+
 def content_changed() -> None:
     """Mark the site's content as changed: now, and again when the current transaction commits."""
     bump_content_version()
     # A request served between this change and its commit would cache the old content
-    # under the new version: bump once more after the commit (once per transaction).
-    if connection.in_atomic_block and not getattr(connection, "_kabar_bump_pending", False):
-        connection._kabar_bump_pending = True
-
-        def after_commit():
-            connection._kabar_bump_pending = False
-            bump_content_version()
-
-        transaction.on_commit(after_commit)
+    # under the new version: bump once more after the commit, once per transaction (a
+    # rollback drops the pending callback with the rest).
+    if connection.in_atomic_block and not any(
+        callback is _bump_after_commit for _, callback, _ in connection.run_on_commit
+    ):
+        transaction.on_commit(_bump_after_commit)
 
 
 def current_content_version() -> ContentVersion:
@@ -111,7 +113,8 @@ def _bypasses_cache(request: HttpRequest) -> bool:
 
 def _is_cacheable(response: HttpResponse) -> bool:
     return (
-        response.status_code in CACHED_STATUSES
+        not (settings.DEBUG and response.status_code == 404)
+        and response.status_code in CACHED_STATUSES
         and not response.streaming
         and not response.cookies
         and "private" not in response.get("Cache-Control", "")
@@ -140,7 +143,12 @@ def cache_public_page(view):
         if entry is not None:
             response = _rebuild(entry)
         else:
-            response = view(request, *args, **kwargs)
+            try:
+                response = view(request, *args, **kwargs)
+            except Http404 as exc:
+                # Rendered here, as the handler would, so that old links bots keep asking for
+                # stay cheap; with DEBUG on the technical page is rendered and not cached.
+                response = response_for_exception(request, exc)
             if hasattr(response, "render") and callable(response.render):
                 response = response.render()
             if not _is_cacheable(response):

@@ -8,7 +8,10 @@ from urllib.parse import urljoin
 # pattern on its output is exact, no HTML parser needed per request.
 _URL_ATTRIBUTE = re.compile(r'(?P<before>\s(?:src|href|poster|cite)=")(?P<url>[^"]*)(?=")', re.IGNORECASE)
 _SRCSET_ATTRIBUTE = re.compile(r'(?P<before>\ssrcset=")(?P<value>[^"]*)(?=")', re.IGNORECASE)
-_IMG_SRC = re.compile(r'<img\b[^>]*?\ssrc="(?P<url>[^"]+)"', re.IGNORECASE)
+# A start tag as the sanitizer writes it: name, then attributes, each value in double quotes
+# (which may hold '>'); text between tags is never matched.
+_START_TAG = re.compile(r'<[a-zA-Z][a-zA-Z0-9-]*(?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*\s*/?>')
+_IMG_SRC = re.compile(r'<img\b(?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*?\s+src="(?P<url>[^"]+)"', re.IGNORECASE)
 
 
 def _absolute(url: str, base_url: str) -> str:
@@ -31,7 +34,10 @@ def absolute_links(body_html: str, *, base_url: str) -> str:
             candidates.append(f"{_absolute(url, base_url)} {descriptor}".strip())
         return match["before"] + ", ".join(candidates)
 
-    return _SRCSET_ATTRIBUTE.sub(srcset, _URL_ATTRIBUTE.sub(attribute, body_html))
+    def tag(match: re.Match) -> str:
+        return _SRCSET_ATTRIBUTE.sub(srcset, _URL_ATTRIBUTE.sub(attribute, match[0]))
+
+    return _START_TAG.sub(tag, body_html)
 
 
 def first_image_src(body_html: str) -> str:
