@@ -60,9 +60,18 @@ def check_page(page, name: str, errors: list[str]) -> None:
     assert scroll_width <= PHONE_WIDTH, f"{name}: scrolls sideways ({scroll_width}px wide at {PHONE_WIDTH}px)"
 
 
-def test_reader_walks_from_home_to_the_feed(live_server, browser, sample_post, diagram):
+@pytest.fixture
+def post_with_long_url(sample_post):
+    """Return the sample post with a long unbroken URL in its text, as old posts often have."""
     sample_post.body += f"\nGambar asli ada di {LONG_URL} dulu.\n"
     sample_post.save()
+    return sample_post
+
+
+# Every database access happens in fixtures listed before `browser`: Playwright's sync API runs
+# the test in a greenlet, where the ORM would open a second connection that is never closed.
+def test_reader_walks_from_home_to_the_feed(live_server, post_with_long_url, diagram, browser):
+    sample_post = post_with_long_url
     page = browser.new_page(viewport={"width": PHONE_WIDTH, "height": 800})
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
