@@ -329,3 +329,15 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
     for url, queries in budgets:
         with django_assert_num_queries(queries):
             assert client.get(url).status_code == 200, url
+
+
+def test_server_error_page(client, sample_post, monkeypatch):
+    def broken(self, request, *args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("blog.views.PostView.get", broken)
+    client.raise_request_exception = False
+    response = client.get(SAMPLE_PERMALINK)
+    assert response.status_code == 500
+    assert "<h1>Something went wrong</h1>" in response.content.decode()
+    assert "database went away" not in response.content.decode()
