@@ -1,5 +1,7 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -18,6 +20,12 @@ def validate_path(value: str) -> None:
         raise ValidationError(_("'%(value)s' must be a path starting with '/'."), params={"value": value})
     if any(char.isspace() for char in value) or "#" in value:
         raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
+
+
+def url_path(url: str) -> str:
+    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    path = urlsplit(url.strip()).path if url else ""
+    return "" if path in {"", "/"} else path
 
 
 class Author(models.Model):
@@ -85,6 +93,13 @@ class PostQuerySet(models.QuerySet):
             ids.update(frontier)
         return self.filter(categories__in=ids).distinct()
 
+    def search(self, query: str) -> "PostQuerySet":
+        """Return posts whose title or body contains `query` (the one place to plug in full-text search)."""
+        query = query.strip()
+        if not query:
+            return self.none()
+        return self.filter(Q(title__icontains=query) | Q(body__icontains=query))
+
     def with_list_relations(self) -> "PostQuerySet":
         """Return the queryset with what a list of posts shows fetched in a fixed number of queries."""
         return self.select_related("author").prefetch_related("categories", "tags")
@@ -138,6 +153,9 @@ class Post(models.Model):
     source_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
+    guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -189,6 +207,10 @@ class Post(models.Model):
         self._rendered_from = (self.body, self.excerpt)
 
     def save(self, *args, **kwargs):
+        self.guid_path = url_path(self.guid)
+        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
+        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
             self.render()

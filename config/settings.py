@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "blog.context_processors.site",
             ],
         },
     },
@@ -237,3 +238,9 @@ if AWS_STORAGE_BUCKET_NAME:
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
 IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
+# The public site (blog/views.py, blog/caching.py).
+POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
+FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
+# Seconds a rendered public page stays in the cache (0: no page cache). Any content change
+# makes every cached page stale at once, so this only bounds the memory used.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
