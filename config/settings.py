@@ -164,3 +164,17 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
+# link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
+IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
+IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
+IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]
+IMAGE_CACHE_CONNECT_TIMEOUT = float(os.environ.get("IMAGE_CACHE_CONNECT_TIMEOUT", "5"))
+IMAGE_CACHE_READ_TIMEOUT = float(os.environ.get("IMAGE_CACHE_READ_TIMEOUT", "15"))
+IMAGE_CACHE_TOTAL_TIMEOUT = float(os.environ.get("IMAGE_CACHE_TOTAL_TIMEOUT", "60"))
+IMAGE_CACHE_RETRIES = int(os.environ.get("IMAGE_CACHE_RETRIES", "2"))
+IMAGE_CACHE_RETRY_BACKOFF = float(os.environ.get("IMAGE_CACHE_RETRY_BACKOFF", "0.5"))
+IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
+IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))

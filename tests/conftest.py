@@ -69,3 +69,9 @@ def make_post(db, author):
         return post
 
     return make
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """Serve pytest-httpserver on 127.0.0.1 itself: 'localhost' may also resolve to ::1."""
+    return ("127.0.0.1", 0)
