@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from blog.images.specs import FORMATS, ImageFormat, VariantSpec, allowed_formats, variant_specs
+from blog.images.specs import FORMATS, WEBP, ImageFormat, VariantSpec, allowed_formats, variant_specs
 
 FORMATS_WITH_ICC = frozenset({"JPEG", "PNG", "WEBP", "AVIF"})
 _pixel_cap_lock = threading.Lock()
@@ -141,10 +141,21 @@ def process_image(content: bytes) -> ProcessedImage:
         oriented = image if animated else ImageOps.exif_transpose(image)
         width, height = oriented.size
         renditions = []
-        working = {}
-        for spec in variant_specs(width=width, source_format=image_format.name, animated=animated):
-            source = working.setdefault(spec.format.name, _working_copy(oriented, target=spec.format.name))
+        working: dict[str, Image.Image] = {}  # kept alive: their id() keys the resizes below
+        resized: dict[tuple[int, tuple[int, int]], Image.Image] = {}
+        specs = variant_specs(width=width, source_format=image_format.name, animated=animated)
+        for spec in sorted(specs, key=lambda spec: (spec.format.name, -spec.width)):
+            if spec.format.name not in working:
+                working[spec.format.name] = _working_copy(oriented, target=spec.format.name)
+            source = working[spec.format.name]
             size = (spec.width, spec.height_for(width=width, height=height))
-            resized = source if size == source.size else source.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
-            renditions.append(Rendition(spec, *size, _encode(resized, spec, icc_profile=icc_profile)))
+            # Formats that share a working image share its resizes, and each width is made from
+            # the next larger one: the slowest steps, done once and on ever smaller images.
+            key = (id(source), size)
+            if key not in resized:
+                larger = [made for (owner, _size), made in resized.items() if owner == id(source)]
+                start = min(larger, key=lambda made: made.width) if larger else source
+                resized[key] = start if start.size == size else start.resize(size, Image.Resampling.LANCZOS)
+            renditions.append(Rendition(spec, *size, _encode(resized[key], spec, icc_profile=icc_profile)))
+        renditions.sort(key=lambda rendition: (rendition.spec.format.name != WEBP, rendition.width))
     return ProcessedImage(format=image_format, width=width, height=height, animated=animated, renditions=renditions)
