@@ -616,7 +616,12 @@ def test_discovery_finds_every_way_a_post_shows_an_image():
         "<figure><div>![](https://cdn.example.com/md-in-html.png)</div></figure>\n\n"
         '![x](https://cdn.example.com/md.jpg "t")'
     )
-    front_matter = {"image": "/wp-content/uploads/cover.jpg", "thumbnail": {"path": "https://cdn.example.com/th.png"}}
+    front_matter = {
+        "image": "/wp-content/uploads/cover.jpg",
+        "thumbnail": {"path": "https://cdn.example.com/th.png"},
+        "cover": "A view of the sea",
+        "featured_image": True,
+    }
 
     found = discovery.find_images(html=html, body=body, front_matter=front_matter, base_url=base)
 
@@ -805,3 +810,31 @@ def test_fetch_error_reasons_are_plain_sentences(settings):
         fetch(f"http://127.0.0.1:{port}/nothing.png")
     assert caught.value.reason.startswith(f"cannot connect to 127.0.0.1:{port}: ")
     assert "object at 0x" not in caught.value.reason
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_certificate(settings, tmp_path):
+    """A self-signed certificate is rejected: TLS runs with verification through the pinned pool."""
+    import ssl
+    import subprocess
+
+    from pytest_httpserver import HTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/x.png").respond_with_data(image_bytes("PNG", (10, 10)), content_type="image/png")
+    server.start()
+    settings.IMAGE_CACHE_RETRIES = 0
+    try:
+        with pytest.raises(FetchError) as caught:
+            fetch(f"https://127.0.0.1:{server.port}/x.png")
+    finally:
+        server.stop()
+    assert caught.value.reason.startswith(f"TLS error with 127.0.0.1:{server.port}: ")
+    assert "certificate verify failed" in caught.value.reason

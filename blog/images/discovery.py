@@ -283,7 +283,8 @@ def front_matter_images(front_matter: Mapping, *, base_url: str = "") -> list[st
         if lowered in FRONT_MATTER_KEYS or lowered.endswith(("_image", "-image", "_thumbnail")):
             for text in _front_matter_values(value):
                 url = absolute_url(text, base_url=base_url)
-                if url:
+                # A relative value must name an image file: `cover: A caption` is not a path.
+                if url and (text.strip().startswith(("http://", "https://", "//")) or looks_like_image(url)):
                     urls.append(url)
     return urls
 
