@@ -197,9 +197,11 @@ class Post(models.Model):
     def render(self) -> None:
         """Render `body` into the stored HTML, table of contents, summary and counts."""
         from blog import rendering
+        from blog.images.rewriting import rewrite_html
 
         rendered = rendering.render_post(self.body, excerpt=self.excerpt)
-        self.body_html = rendered.html
+        # Cached remote images are served from Kabar's media (one query when there are images).
+        self.body_html = rewrite_html(rendered.html, base_url=self.guid)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count

@@ -119,3 +119,9 @@ def sample_post(make_post, category):
             "Terdapat beberapa kelebihan menggunakan *layanan mikro*.\n"
         ),
     )
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """Serve pytest-httpserver on 127.0.0.1 itself: 'localhost' may also resolve to ::1."""
+    return ("127.0.0.1", 0)
