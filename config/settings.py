@@ -257,3 +257,8 @@ IMAGE_CACHE_RETRIES = int(os.environ.get("IMAGE_CACHE_RETRIES", "2"))
 IMAGE_CACHE_RETRY_BACKOFF = float(os.environ.get("IMAGE_CACHE_RETRY_BACKOFF", "0.5"))
 IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
 IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
+
+# PostgreSQL full-text search configuration (language): "simple" suits blogs in several
+# languages; "english", "italian", "spanish", … stem words. The GIN index is built with the
+# value in force when migrations run.
+SEARCH_CONFIG = os.environ.get("SEARCH_CONFIG", "simple")
