@@ -837,3 +837,18 @@ def test_https_goes_to_the_checked_address_and_verifies_the_certificate(settings
         server.stop()
     assert caught.value.reason.startswith(f"TLS error with 127.0.0.1:{server.port}: ")
     assert "certificate verify failed" in caught.value.reason
+
+
+@pytest.mark.django_db
+def test_post_sharing_an_image_cached_by_another_run_is_rerendered(httpserver, make_post):
+    # Two workers, two posts, one image: the run for the second post finds the image cached
+    # already, and must still point the second post at the local copy.
+    serve(httpserver, "/shared.jpg", image_bytes("JPEG", (800, 600)))
+    url = httpserver.url_for("/shared.jpg")
+    first, second = make_post(body=f"![a]({url})"), make_post(body=f"![b]({url})")
+    cache_images(posts=[first])
+    assert url in Post.objects.get(pk=second.pk).body_html  # not linked yet: still remote
+    result = cache_images(posts=[Post.objects.get(pk=second.pk)])
+    assert result.already_cached == [url] and result.posts_rerendered == 1
+    assert url not in Post.objects.get(pk=second.pk).body_html
+    assert len(httpserver.log) == 1

@@ -5,6 +5,7 @@ read and write happens in the calling thread as results arrive, so no worker eve
 database connection (nothing to close, and SQLite sees one writer).
 """
 
+import html as html_lib
 import logging
 import threading
 from collections import defaultdict
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from blog.images.discovery import find_images, post_base_url
@@ -23,10 +24,10 @@ from blog.images.fetching import FetchError, FetchRefused, fetch
 from blog.images.processing import ImageRejected, process_image
 from blog.images.storing import delete_files, store_image
 from blog.models import ImageVariant, Post, RemoteImage
+from blog.rerendering import rerender_posts
 
 logger = logging.getLogger(__name__)
 
-RENDERED_FIELDS = ["body_html", "toc", "summary", "word_count", "reading_time"]
 CHUNK = 500
 
 Progress = Callable[[int, int], None]
@@ -235,14 +236,26 @@ def _select_work(
     return work
 
 
-def rerender_posts(*, image_ids: list[int]) -> int:
-    """Render again the posts that show these images, so they use the cached files; return how many."""
-    count = 0
-    for post in Post.objects.filter(images__in=image_ids).distinct().iterator(chunk_size=CHUNK):
-        post.render()
-        post.save(update_fields=RENDERED_FIELDS)
-        count += 1
-    return count
+def _rerender(*, image_ids: list[int], found: dict[int, list[str]]) -> int:
+    """Render again the posts that show these newly cached images, and this run's posts whose
+    HTML still shows the remote URL of a cached image; return how many changed.
+
+    The second set matters when another worker cached a shared image first: its re-render ran
+    before this run linked its posts to the image.
+    """
+    all_urls = list({url for urls in found.values() for url in urls})
+    cached_urls = set()
+    for chunk in _chunks(all_urls):
+        cached = RemoteImage.objects.filter(status=RemoteImage.Status.CACHED, url__in=chunk)
+        cached_urls.update(cached.values_list("url", flat=True))
+    stale = []
+    for chunk in _chunks([pk for pk, urls in found.items() if cached_urls.intersection(urls)]):
+        for pk, body_html in Post.objects.filter(pk__in=chunk).values_list("pk", "body_html"):
+            shown = cached_urls.intersection(found[pk])
+            if any(url in body_html or html_lib.escape(url) in body_html for url in shown):
+                stale.append(pk)
+    posts = Post.objects.filter(Q(images__in=image_ids) | Q(pk__in=stale)).values("pk")
+    return rerender_posts(posts=Post.objects.filter(pk__in=posts)).changed
 
 
 def cache_images(
@@ -279,8 +292,7 @@ def cache_images(
         candidates += RemoteImage.objects.filter(status=RemoteImage.Status.PENDING).exclude(url__in=urls)
     work = _select_work(candidates, retry_failed=retry_failed, refresh=refresh, result=result)
     changed = _run(work, concurrency=concurrency, per_host=per_host, result=result, progress=progress)
-    if changed:
-        result.posts_rerendered = rerender_posts(image_ids=changed)
+    result.posts_rerendered = _rerender(image_ids=changed, found=found)
     return result
 
 
