@@ -10,7 +10,10 @@ bumped when that moment has passed.
 
 import functools
 import hashlib
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -73,8 +76,33 @@ def _bump_after_commit() -> None:
     bump_content_version()
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def batched_changes() -> Iterator[None]:
+    """Bump the content version once, when the block ends, for all the changes made in it.
+
+    For bulk writes (an import batch): one bump per save would empty the page cache hundreds
+    of times a second while readers are being served.
+    """
+    outer = getattr(_batch, "active", False)
+    _batch.active = True
+    try:
+        yield
+    finally:
+        if not outer:
+            _batch.active = False
+            if getattr(_batch, "changed", False):
+                _batch.changed = False
+                content_changed()
+
+
 def content_changed() -> None:
     """Mark the site's content as changed: now, and again when the current transaction commits."""
+    if getattr(_batch, "active", False):
+        _batch.changed = True
+        return
     bump_content_version()
     # A request served between this change and its commit would cache the old content
     # under the new version: bump once more after the commit, once per transaction (a

@@ -23,6 +23,7 @@ from django.db.models import Q
 from taggit.models import Tag, TaggedItem
 
 from blog import frontmatter
+from blog.caching import batched_changes
 from blog.frontmatter import FrontMatterError, PostFields
 from blog.models import Author, Category, Post
 
@@ -274,7 +275,8 @@ def import_paths(
     result = ImportResult()
     lookups = _Lookups(dry_run=dry_run)
     for batch in _batches(iter_files(paths), BATCH_SIZE):
-        _import_batch(batch, lookups=lookups, result=result, dry_run=dry_run, progress=progress)
+        with batched_changes():  # readers' cached pages go stale once per batch, not per post
+            _import_batch(batch, lookups=lookups, result=result, dry_run=dry_run, progress=progress)
         if settings.DEBUG and not connection.force_debug_cursor:
             # With DEBUG on Django keeps the last 9,000 queries, each INSERT with its post's body and
             # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.

@@ -149,3 +149,28 @@ def test_the_version_is_bumped_again_when_the_transaction_commits(make_post):
         inside = current_content_version()
         time.sleep(0.01)
     assert current_content_version().stamp > inside.stamp
+
+
+@pytest.mark.django_db
+def test_an_import_makes_pages_stale_once_per_batch_not_per_post(tmp_path, client, sample_post, monkeypatch):
+    from blog import caching
+    from blog.importing import BATCH_SIZE, import_paths
+
+    bumps = []
+    real_bump = caching.bump_content_version
+    monkeypatch.setattr(caching, "bump_content_version", lambda: bumps.append(1) or real_bump())
+    client.get(sample_post.permalink)  # cached
+    for n in range(BATCH_SIZE + 5):  # two batches
+        (tmp_path / f"2024-01-01-p{n}.md").write_text(
+            f"---\ntitle: P{n}\ndate: 2024-01-01\npermalink: /p{n}/\n---\nBody {n}\n", encoding="utf-8"
+        )
+    result = import_paths([tmp_path])
+    assert result.created == BATCH_SIZE + 5
+    assert len(bumps) == 2
+    with caching.batched_changes():
+        with caching.batched_changes():
+            caching.content_changed()
+        assert len(bumps) == 2  # the outer block has not ended yet
+    assert len(bumps) == 3
+    response = client.get("/p3/")
+    assert response.status_code == 200  # the new content is served, not a stale 404

@@ -19,6 +19,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from blog.caching import batched_changes
 from blog.images.discovery import find_images, post_base_url
 from blog.images.fetching import FetchError, FetchRefused, fetch
 from blog.images.processing import ImageRejected, process_image
@@ -255,7 +256,8 @@ def _rerender(*, image_ids: list[int], found: dict[int, list[str]]) -> int:
             if any(url in body_html or html_lib.escape(url) in body_html for url in shown):
                 stale.append(pk)
     posts = Post.objects.filter(Q(images__in=image_ids) | Q(pk__in=stale)).values("pk")
-    return rerender_posts(posts=Post.objects.filter(pk__in=posts)).changed
+    with batched_changes():
+        return rerender_posts(posts=Post.objects.filter(pk__in=posts)).changed
 
 
 def cache_images(
