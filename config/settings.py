@@ -183,3 +183,9 @@ TASKS = {
         }[TASKS_BACKEND]
     }
 }
+
+# Images uploaded in the editor (blog/uploads.py): refused above this many bytes or pixels
+# (all frames together; a decompression-bomb guard), scaled down to this longest side.
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", "50000000"))
+UPLOAD_MAX_DIMENSION = int(os.environ.get("UPLOAD_MAX_DIMENSION", "2560"))

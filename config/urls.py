@@ -5,5 +5,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("markdownx/", include("markdownx.urls")),
+    path("markdownx/", include("blog.editor_urls")),
 ]
