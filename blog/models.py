@@ -155,8 +155,9 @@ class Post(models.Model):
         return self.title
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        # *args/**kwargs: Django 6.1 passes fetch_mode; 5.2 does not.
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = (instance.__dict__.get("body"), instance.__dict__.get("excerpt"))
         instance._loaded_permalink = instance.__dict__.get("permalink")
         return instance

@@ -6,8 +6,10 @@ number of `manage.py db_worker` processes; `TASKS_BACKEND=immediate` runs the wo
 """
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 try:
     from django.tasks import task
@@ -57,3 +59,20 @@ def enqueue_rendering(*, post_ids: Iterable[int]) -> None:
     ids = sorted(set(post_ids))
     if ids:
         transaction.on_commit(lambda: render_posts_task.enqueue(ids))
+
+
+def requeue_stale_tasks(*, older_than: timedelta) -> int:
+    """Put back in the queue tasks left running longer than `older_than` by a worker that died.
+
+    A worker killed mid-task leaves its task marked running forever; Kabar's tasks are
+    idempotent (an image already cached is skipped), so running such a task again is safe.
+    """
+    from django_tasks_db.models import DBTaskResult
+
+    try:
+        from django.tasks import TaskResultStatus
+    except ImportError:  # Django 5.2: the backport.
+        from django_tasks import TaskResultStatus
+
+    stale = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=timezone.now() - older_than)
+    return stale.update(status=TaskResultStatus.READY, started_at=None)

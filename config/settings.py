@@ -5,10 +5,10 @@ cache, work done inline, DEBUG on and only local host names allowed.
 """
 
 import os
-from importlib.util import find_spec
 from pathlib import Path
 
 import dj_database_url
+import django
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,8 +29,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG", True)
 
-# Django 6 has the tasks framework built in; on 5.2 the django-tasks backport provides it.
-HAS_BUILTIN_TASKS = find_spec("django.tasks") is not None
+# Django 6 has the tasks framework and CSP built in; on 5.2 django-tasks and django-csp provide them.
+DJANGO_6 = django.VERSION >= (6, 0)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
@@ -60,7 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "taggit",
     "markdownx",
-    *([] if HAS_BUILTIN_TASKS else ["django_tasks"]),
+    *([] if DJANGO_6 else ["django_tasks"]),
     "django_tasks_db",
     "blog",
 ]
@@ -174,7 +174,7 @@ LOGGING = {
 # Background work (image caching). "database": a queue in the database that any number of
 # `manage.py db_worker` processes share; "immediate": run the work inline, in the caller.
 TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
-_TASKS_MODULE = "django.tasks" if HAS_BUILTIN_TASKS else "django_tasks"
+_TASKS_MODULE = "django.tasks" if DJANGO_6 else "django_tasks"
 TASKS = {
     "default": {
         "BACKEND": {
@@ -183,6 +183,55 @@ TASKS = {
         }[TASKS_BACKEND]
     }
 }
+
+# Security. Outside DEBUG the secure defaults are on; each can be tuned by its variable.
+# Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=1 (it sends X-Forwarded-Proto).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy, on in every mode so that development and the browser tests see
+# what production enforces. Images not cached yet keep their remote URL, hence img-src https:.
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", "https:", "http:"],
+    "media-src": ["'self'", "https:"],
+    "frame-src": ["https://www.youtube.com", "https://www.youtube-nocookie.com", "https://player.vimeo.com"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+if DJANGO_6:
+    MIDDLEWARE.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
+    SECURE_CSP = CSP_DIRECTIVES
+else:
+    MIDDLEWARE.insert(1, "csp.middleware.CSPMiddleware")
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": CSP_DIRECTIVES}
+
+# Media on S3-compatible object storage (django-storages) when a bucket is named.
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+    AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    AWS_S3_CUSTOM_DOMAIN = os.environ.get("AWS_S3_CUSTOM_DOMAIN") or None
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
+    AWS_S3_FILE_OVERWRITE = False
 
 # Images uploaded in the editor (blog/uploads.py): refused above this many bytes or pixels
 # (all frames together; a decompression-bomb guard), scaled down to this longest side.

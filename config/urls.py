@@ -3,7 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from blog.health import healthz
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("markdownx/", include("blog.editor_urls")),
+    path("healthz", healthz, name="healthz"),
 ]

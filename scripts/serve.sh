@@ -9,7 +9,7 @@ export DEBUG="${DEBUG:-1}"
 "$VENV/bin/python" manage.py migrate --noinput
 "$VENV/bin/python" manage.py import_posts samples/posts
 # A background worker drains the task queue (image caching) while the site runs.
-"$VENV/bin/python" manage.py db_worker --interval 2 &
+"$VENV/bin/python" manage.py run_worker --interval 2 &
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true' EXIT INT TERM
 "$VENV/bin/python" manage.py runserver "${KABAR_ADDR:-127.0.0.1:8000}"

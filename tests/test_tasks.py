@@ -1,0 +1,57 @@
+"""The task queue: enqueueing after commit, re-rendering, and recovery of a dead worker's tasks."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from blog import tasks
+from blog.models import Post
+
+
+@pytest.mark.django_db
+def test_enqueue_waits_for_commit_and_queues_one_task(make_post, django_capture_on_commit_callbacks):
+    posts = [make_post(), make_post()]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        tasks.enqueue_image_caching(post_ids=[posts[1].pk, posts[0].pk, posts[1].pk])
+        assert not DBTaskResult.objects.exists()  # nothing before the commit
+    assert len(callbacks) == 1
+    queued = DBTaskResult.objects.get()
+    assert queued.status == "READY"
+    assert queued.task_path == "blog.tasks.cache_images_task"
+    assert queued.args_kwargs["args"] == [sorted(p.pk for p in posts)]
+
+
+@pytest.mark.django_db
+def test_enqueue_nothing_for_no_posts(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        tasks.enqueue_rendering(post_ids=[])
+    assert callbacks == []
+    assert not DBTaskResult.objects.exists()
+
+
+@pytest.mark.django_db
+def test_render_task_rerenders_stale_html(make_post):
+    post = make_post(body="Some **bold** words.")
+    fresh = make_post(body="Already *fine*.")
+    Post.objects.filter(pk=post.pk).update(body_html="<p>stale</p>")
+    changed = tasks.render_posts_task.call([post.pk, fresh.pk])
+    assert changed == 1
+    assert "<strong>bold</strong>" in Post.objects.get(pk=post.pk).body_html
+
+
+@pytest.mark.django_db
+def test_requeue_stale_tasks_only_touches_tasks_running_too_long(make_post, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.enqueue_rendering(post_ids=[make_post().pk])
+        tasks.enqueue_rendering(post_ids=[make_post().pk])
+    lost, busy = DBTaskResult.objects.order_by("enqueued_at")
+    for result, started in ((lost, timezone.now() - timedelta(hours=1)), (busy, timezone.now())):
+        result.claim("worker-1")
+        DBTaskResult.objects.filter(pk=result.pk).update(started_at=started)
+    assert tasks.requeue_stale_tasks(older_than=timedelta(minutes=15)) == 1
+    lost.refresh_from_db()
+    busy.refresh_from_db()
+    assert (lost.status, busy.status) == ("READY", "RUNNING")
+    assert lost.worker_ids == ["worker-1"]  # the history of who tried stays
