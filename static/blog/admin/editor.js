@@ -71,7 +71,7 @@
     note.className = "errornote kabar-upload-error";
     note.setAttribute("role", "alert");
     note.hidden = true;
-    container.parentNode.insertBefore(note, container);
+    container.insertBefore(note, container.firstChild);
 
     function failed(event) {
       note.textContent = describe(event.detail && event.detail[0]);
