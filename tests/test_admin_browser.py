@@ -1,6 +1,7 @@
 """An editor's session in headless Chromium: write, preview, upload, save a draft, publish."""
 
 import base64
+import functools
 import io
 import os
 import re
@@ -11,13 +12,11 @@ from pathlib import Path
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connections
 from django.utils import timezone
 from PIL import Image
 
 from blog.models import Post
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync code.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,6 +53,28 @@ DROP_FILE = """
 """
 
 
+@pytest.fixture(autouse=True)
+def _allow_orm_beside_playwright(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync
+    # code. Set for these tests only: subprocesses started by other tests must not inherit it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def closes_its_connections(test):
+    """Return `test` closing the database connections it opened, even when it fails."""
+
+    # Beside Playwright's event loop the test body gets database connections of its own, which
+    # pytest-django's teardown does not see; left open, PostgreSQL refuses to drop the test database.
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return wrapper
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright
@@ -87,6 +108,7 @@ def new_context(browser, live_server, console_errors):
     return context
 
 
+@closes_its_connections
 def test_editor_session(browser, live_server, django_user_model, author, category):
     from playwright.sync_api import expect
 
@@ -160,7 +182,7 @@ def test_editor_session(browser, live_server, django_user_model, author, categor
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
     assert dialogs == ["beforeunload"]
-    assert page.evaluate("document.activeElement.id") == "id_body"
+    expect(editor).to_be_focused()
     assert page.evaluate("document.getElementById('id_body').selectionStart") == cursor
     post.refresh_from_db()
     assert post.status == "draft"
