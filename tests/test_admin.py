@@ -167,9 +167,10 @@ def test_view_on_site_of_a_draft_is_its_permalink(admin_client, make_post):
 
     draft = make_post(status=Post.Status.DRAFT, permalink="/drafts-too/")
     scheduled = make_post(date=timezone.now() + timedelta(days=3), permalink="/later/")
-    for post in (draft, scheduled):
+    public = make_post(permalink="/out-there/")
+    for post, label in [(draft, "Preview on site"), (scheduled, "Preview on site"), (public, "View on site")]:
         html = admin_client.get(reverse("admin:blog_post_change", args=[post.pk])).content.decode()
-        assert f'href="{post.permalink}" class="viewsitelink"' in html
+        assert f'<a href="{post.permalink}" class="viewsitelink">{label}</a>' in html
 
 
 @pytest.mark.django_db
