@@ -125,8 +125,6 @@ def _encode(image: Image.Image, image_format: str) -> bytes:
         options.update(quality=88, optimize=True)
     elif image_format == "WEBP":
         options.update(quality=88)
-    elif image_format == "PNG":
-        options.update(optimize=True)
     frames = [_prepare(frame.copy(), image_format) for frame in ImageSequence.Iterator(image)]
     for frame in frames:
         # Only what drawing needs survives: EXIF, XMP and comments are left behind.
