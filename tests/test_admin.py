@@ -1,5 +1,6 @@
 """Admin pages load for a superuser and the post changelist runs a fixed number of queries."""
 
+import re
 from datetime import UTC
 
 import pytest
@@ -230,7 +231,7 @@ def test_a_new_post_without_permalink_gets_one_from_date_and_slug(admin_client, 
     assert response.status_code == 302, response.context["adminform"].form.errors
     post = Post.objects.get()
     assert post.permalink == "/2024/02/03/hello/"
-    assert "<h2>Hi</h2>" in post.body_html
+    assert re.search(r"<h2[^>]*>Hi</h2>", post.body_html)
 
 
 def _queued_image_caching():
@@ -292,4 +293,4 @@ def test_bulk_rerender_renders_again_inline(admin_client, make_post):
         follow=True,
     )
     assert "2 posts re-rendered, 1 of them changed." in response.content.decode()
-    assert Post.objects.get(pk=stale.pk).body_html.startswith("<h2>Title</h2>")
+    assert re.match(r"<h2[^>]*>Title</h2>", Post.objects.get(pk=stale.pk).body_html)

@@ -56,7 +56,7 @@ def test_outsiders_get_403_and_nothing_is_stored(client, django_user_model, _med
     for response in (preview, upload):
         assert response.status_code == 403
         assert "error" in response.json()
-        assert b"<h2>" not in response.content
+        assert b"<h2" not in response.content
     assert stored_files(_media_root) == []
 
 
@@ -71,7 +71,7 @@ def test_preview_is_the_public_rendering_sanitized(editor_client):
     response = editor_client.post(reverse("markdownx_markdownify"), {"content": body}, **XHR)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "<h2" in html and "Heading</h2>" in html
+    assert re.search(r"<h2[^>]*>Heading</h2>", html)
     assert "<em>text</em>" in html
     assert "<script" not in html
     assert response["Cache-Control"].startswith("max-age=0")
