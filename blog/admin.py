@@ -191,7 +191,8 @@ class PostAdmin(admin.ModelAdmin):
     ]
 
     class Media:
-        css = {"all": ["blog/admin/editor.css"]}
+        # The preview wears the public page's content styles: embeds, captions, highlighted code.
+        css = {"all": ["css/content.css", "css/pygments.css", "blog/admin/editor.css"]}
         js = ["blog/admin/editor.js"]
 
     def get_queryset(self, request):
