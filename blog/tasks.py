@@ -36,15 +36,9 @@ def cache_images_task(post_ids: list[int]) -> dict:
 def render_posts_task(post_ids: list[int]) -> int:
     """Re-render the given posts; return how many changed."""
     from blog.models import Post
+    from blog.rerendering import rerender_posts
 
-    changed = 0
-    for post in Post.objects.filter(pk__in=post_ids):
-        before = post.body_html
-        post.render()
-        if post.body_html != before:
-            post.save(update_fields=["body_html", "toc", "summary", "word_count", "reading_time"])
-            changed += 1
-    return changed
+    return rerender_posts(posts=Post.objects.filter(pk__in=post_ids)).changed
 
 
 def enqueue_image_caching(*, post_ids: Iterable[int]) -> None:

@@ -233,6 +233,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
     AWS_S3_FILE_OVERWRITE = False
 
+# Import of exported posts (manage.py import_posts): files larger than this are refused, and
+# posts whose front matter names no author are filed under this author.
+IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
+IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
+
 # Images uploaded in the editor (blog/uploads.py): refused above this many bytes or pixels
 # (all frames together; a decompression-bomb guard), scaled down to this longest side.
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))

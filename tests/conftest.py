@@ -69,3 +69,28 @@ def make_post(db, author):
         return post
 
     return make
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    """Return a folder with the corpus files under their original names (SOURCES.tsv), as exported."""
+    import csv
+    import shutil
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    with (CORPUS.parent / "SOURCES.tsv").open(encoding="utf-8") as sources:
+        for row in csv.DictReader(sources, delimiter="\t"):
+            shutil.copyfile(CORPUS / row["saved_name"], folder / Path(row["path"]).name)
+    return folder
+
+
+# A worktree sits one level deeper than the main checkout: find ../shared wherever it is.
+CORPUS = next(
+    (
+        parent / "shared" / "corpus" / "posts"
+        for parent in REPO.parents
+        if (parent / "shared" / "corpus" / "posts").is_dir()
+    ),
+    CORPUS,
+)

@@ -1,0 +1,603 @@
+"""Read and write the export format: YAML front matter between `---` lines, then the body.
+
+Pure code, no Django models. Parsing keeps what writing back needs to reproduce the file
+byte for byte: the original text of every top-level key, the key order, the line endings,
+the delimiters and the byte-order mark. Writing emits a key's original text while its value
+is unchanged and new YAML, in the file's style, only for keys whose value changed.
+
+`read_post()` interprets the keys the WordPress "to Jekyll" exporter and jekyll-import write
+into plain `PostFields`; it is the one place that knows what each key means.
+"""
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import yaml
+from django.utils.text import slugify
+
+try:  # libyaml is several times faster; the pure-Python loader gives the same values.
+    _BaseLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+BOM = "\ufeff"
+POST_LAYOUT = "post"
+PAGE_LAYOUT = "page"
+DRAFT = "draft"
+PUBLISHED = "published"
+# The exporter's key order, used for posts that never had a file (created in the admin).
+EXPORTER_KEY_ORDER = ("id", "title", "date", "author", "excerpt", "layout", "guid", "permalink")
+# WordPress post statuses that are not visible to readers.
+_DRAFT_STATUSES = {"draft", "pending", "private", "auto-draft", "trash", "inherit"}
+
+_OPENING = re.compile(r"---[ \t]*(\r\n|\n|\r)")
+_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r\n|\n|\r|\Z)", re.MULTILINE)
+_DATE = re.compile(
+    r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"(?:(?:[Tt]|[ \t]+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?)?"
+    r"(?:[ \t]*(?P<zone>[Zz]|[+-]\d{1,2}(?::?\d{2})?))?"
+)
+_FILE_NAME = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)")
+# Symfony's YAML dumper (used by the exporter) single-quotes strings with these characters.
+_QUOTE_STYLE = re.compile(r"[\s'\":{}\[\],&*#?]|^[-?|<>=!%@`]")
+
+
+class FrontMatterError(ValueError):
+    """A file whose front matter cannot be read; the message names the field and the reason."""
+
+
+class _Loader(_BaseLoader):
+    """Safe loader that keeps YAML timestamps as their text, so dates are written back unchanged."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+class _Dumper(yaml.SafeDumper):
+    """Dumper in the exporter's style: indented lists, quotes where Symfony would put them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "'" if _QUOTE_STYLE.search(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+@dataclass
+class PostSource:
+    """One file of the export format: front matter, body, and how the file wrote them."""
+
+    front_matter: dict[str, Any]
+    body: str
+    raw: dict[str, str] = field(default_factory=dict)
+    head: str = "---\n"
+    tail: str = "---\n"
+    newline: str = "\n"
+    bom: bool = False
+    indent: int = 4
+    flow: str = ""  # the whole front matter, when its keys share lines ({a: 1, b: 2}) and cannot be split
+
+    def to_format(self) -> dict[str, Any]:
+        """Return what writing the file back needs, as JSON-ready data."""
+        return {
+            "order": list(self.front_matter),
+            "raw": self.raw,
+            "head": self.head,
+            "tail": self.tail,
+            "newline": self.newline,
+            "bom": self.bom,
+            "indent": self.indent,
+            **({"flow": self.flow} if self.flow else {}),
+        }
+
+    @classmethod
+    def from_format(cls, source_format: dict[str, Any], *, body: str) -> "PostSource":
+        """Return the source a stored `source_format` describes, with its original values."""
+        raw = source_format.get("raw", {})
+        newline = source_format.get("newline", "\n")
+        original_text = "".join(raw.values()) or source_format.get("flow", "")
+        front_matter = _load_mapping(original_text) if original_text else {}
+        return cls(
+            front_matter=front_matter,
+            body=body,
+            raw=dict(raw),
+            head=source_format.get("head", "---" + newline),
+            tail=source_format.get("tail", "---" + newline),
+            newline=newline,
+            bom=source_format.get("bom", False),
+            indent=source_format.get("indent", 4),
+            flow=source_format.get("flow", ""),
+        )
+
+
+def _load_mapping(text: str) -> dict[str, Any]:
+    value = yaml.load(text, Loader=_Loader)
+    return value if isinstance(value, dict) else {}
+
+
+def parse(data: bytes) -> PostSource:
+    """Return the PostSource of a file's bytes; raise FrontMatterError when it has none."""
+    if b"\x00" in data[:8192]:
+        raise FrontMatterError("is a binary file, not text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrontMatterError(f"is not UTF-8 text (byte {exc.start})") from None
+    return parse_text(text)
+
+
+def parse_text(text: str) -> PostSource:
+    """Return the PostSource of a file's text; raise FrontMatterError when it has none."""
+    bom = text.startswith(BOM)
+    if bom:
+        text = text[1:]
+    opening = _OPENING.match(text)
+    if not opening:
+        raise FrontMatterError("has no front matter (it must start with a '---' line)")
+    newline = opening.group(1)
+    closing = _CLOSING.search(text, opening.end())
+    if not closing:
+        raise FrontMatterError("front matter is not closed by a '---' line")
+    yaml_text = text[opening.end() : closing.start()]
+    head, tail, body = text[: opening.end()], closing.group(0), text[closing.end() :]
+    try:
+        loader = _Loader(yaml_text)
+        try:
+            node = loader.get_single_node()
+            front_matter = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
+    if front_matter is None:
+        front_matter = {}
+    if not isinstance(front_matter, dict):
+        raise FrontMatterError(f"front matter is not a map of keys to values but a {_kind(front_matter)}")
+    if node is not None and len(front_matter) != len(getattr(node, "value", ())):
+        raise FrontMatterError("front matter has a key more than once")
+    front_matter = {str(key): value for key, value in front_matter.items()}
+    _check_plain(front_matter)
+    starts = _key_starts(node) if node is not None else None
+    flow = ""
+    if starts is None:
+        # Keys sharing lines (a flow map) or no keys at all: the text cannot be split per key,
+        # so writing back gives the same values in block style.
+        raw = {}
+        if front_matter:
+            flow = yaml_text
+        else:
+            head += yaml_text
+    else:
+        head += yaml_text[: starts[0]]
+        ends = [*starts[1:], len(yaml_text)]
+        raw = {key: yaml_text[start:end] for key, start, end in zip(front_matter, starts, ends, strict=True)}
+    return PostSource(
+        front_matter=front_matter,
+        body=body,
+        raw=raw,
+        head=head,
+        tail=tail,
+        newline=newline,
+        bom=bom,
+        indent=_detect_indent(yaml_text),
+        flow=flow,
+    )
+
+
+def _key_starts(node: yaml.Node) -> list[int] | None:
+    """Return where each top-level key's line starts, or None when keys do not start their own lines."""
+    if not isinstance(node, yaml.MappingNode) or node.flow_style or not node.value:
+        return None
+    starts: list[int] = []
+    for key_node, _value in node.value:
+        start = key_node.start_mark.index - key_node.start_mark.column
+        if starts and start <= starts[-1]:
+            return None
+        starts.append(start)
+    return starts
+
+
+def _detect_indent(yaml_text: str) -> int:
+    match = re.search(r"^( +)\S", yaml_text, re.MULTILINE)
+    return len(match.group(1)) if match else 4
+
+
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    # The context mark is where the broken construct began: the line a person should look at.
+    mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
+    return f"{problem} (line {mark.line + 2})" if mark is not None else problem
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _check_plain(value: Any, key: str = "") -> None:
+    """Raise FrontMatterError unless `value` is plain data JSON can hold (no sets, no binary)."""
+    if isinstance(value, dict):
+        for item_key, item in value.items():
+            _check_plain(item, key or str(item_key))
+    elif isinstance(value, list):
+        for item in value:
+            _check_plain(item, key)
+    elif value is not None and not isinstance(value, str | int | float | bool):
+        raise FrontMatterError(f"{key}: a {type(value).__name__} value is not supported in front matter")
+
+
+def same_value(left: Any, right: Any) -> bool:
+    """Return whether two front-matter values are equal in value, type and key order."""
+    return json.dumps(left, ensure_ascii=False) == json.dumps(right, ensure_ascii=False)
+
+
+def dump_key(key: str, value: Any, *, indent: int = 4, newline: str = "\n") -> str:
+    """Return the YAML text of one top-level key, in the exporter's style."""
+    text = yaml.dump(
+        {key: value},
+        Dumper=_Dumper,
+        allow_unicode=True,
+        default_flow_style=False,
+        sort_keys=False,
+        indent=max(2, min(indent, 9)),
+        width=float("inf"),
+    )
+    return text if newline == "\n" else text.replace("\n", newline)
+
+
+def serialise(source: PostSource) -> bytes:
+    """Return the file's bytes: unchanged keys as they were written, changed keys as new YAML."""
+    return serialise_text(source).encode("utf-8")
+
+
+def serialise_text(source: PostSource) -> str:
+    """Return the file's text: unchanged keys as they were written, changed keys as new YAML."""
+    original = _load_mapping("".join(source.raw.values())) if source.raw else {}
+    parts = [BOM if source.bom else "", source.head]
+    for key, value in source.front_matter.items():
+        raw = source.raw.get(key)
+        if raw is not None and key in original and same_value(original[key], value):
+            parts.append(raw)
+        else:
+            if parts[-1] and not parts[-1].endswith(("\n", "\r")):
+                parts.append(source.newline)
+            parts.append(dump_key(key, value, indent=source.indent, newline=source.newline))
+            parts.append(_trailing_trivia(raw or ""))
+    if parts[-1] and not parts[-1].endswith(("\n", "\r")):
+        parts.append(source.newline)
+    parts.append(source.tail)
+    if not source.tail.endswith(("\n", "\r")) and source.body:
+        parts.append(source.newline)
+    parts.append(source.body)
+    return "".join(parts)
+
+
+def _trailing_trivia(raw: str) -> str:
+    """Return the blank lines and comments that end a key's text (they belong to the next key)."""
+    lines = raw.splitlines(keepends=True)
+    count = 0
+    for line in reversed(lines):
+        if line.strip() and not line.startswith("#"):
+            break
+        count += 1
+    return "".join(lines[len(lines) - count :]) if count else ""
+
+
+# --- What the keys mean ------------------------------------------------------------------
+
+
+@dataclass
+class AuthorFields:
+    name: str
+    slug: str
+    display_name: str = ""
+    email: str = ""
+
+
+@dataclass
+class PostFields:
+    """A post as its file describes it, with the front-matter keys that fed each column."""
+
+    title: str
+    slug: str
+    date: datetime
+    permalink: str
+    layout: str = POST_LAYOUT
+    status: str = PUBLISHED
+    source_id: int | None = None
+    modified: datetime | None = None
+    author: AuthorFields | None = None
+    excerpt: str = ""
+    guid: str = ""
+    blogger_blog: list = field(default_factory=list)
+    blogger_author: list = field(default_factory=list)
+    blogger_internal: list = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    front_matter: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    file_slug: str = ""
+
+
+def parse_date(value: Any, *, key: str = "date", tz: tzinfo) -> datetime:
+    """Return the aware datetime a front-matter date means; a date without zone is in `tz`."""
+    text = str(value).strip() if isinstance(value, str | int) else None
+    match = _DATE.fullmatch(text) if text else None
+    if not match:
+        raise FrontMatterError(f"{key} {value!r} is not a valid date")
+    parts = match.groupdict()
+    fraction = (parts["fraction"] or "").ljust(6, "0")[:6]
+    try:
+        moment = datetime(
+            int(parts["year"]),
+            int(parts["month"]),
+            int(parts["day"]),
+            int(parts["hour"] or 0),
+            int(parts["minute"] or 0),
+            int(parts["second"] or 0),
+            int(fraction or 0),
+        )
+        zone = _zone(parts["zone"]) if parts["zone"] else tz
+    except ValueError:
+        raise FrontMatterError(f"{key} {value!r} is not a valid date") from None
+    return moment.replace(tzinfo=zone)
+
+
+def _zone(text: str) -> tzinfo:
+    if text in ("Z", "z"):
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = (int(digits[:-2]), int(digits[-2:])) if len(digits) > 2 else (int(digits), 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("offset out of range")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def format_date(moment: datetime, *, like: Any = None) -> str:
+    """Return `moment` written the way the date `like` was (ISO 8601 unless it used a space)."""
+    if isinstance(like, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{4}", like.strip()):
+        return moment.strftime("%Y-%m-%d %H:%M:%S %z")
+    return moment.isoformat(timespec="seconds" if not moment.microsecond else "microseconds")
+
+
+def split_names(value: Any) -> list[str]:
+    """Return the names of a categories/tags value: a list, or a comma- or space-separated string."""
+    if value is None or value is False:
+        return []
+    if isinstance(value, list):
+        items = [_scalar_text(item) for item in value if item is not None and not isinstance(item, dict | list)]
+    else:
+        text = _scalar_text(value)
+        items = text.split(",") if "," in text else text.split()
+    names = []
+    for item in items:
+        name = item.strip()
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _string_list(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _raw_scalar(raw: str | None, value: Any) -> str:
+    """Return a scalar's text as the file wrote it (`title: 1.50` stays '1.50')."""
+    if raw:
+        first_line = raw.splitlines()[0] if raw.splitlines() else ""
+        _key, _colon, rest = first_line.partition(":")
+        rest = rest.split(" #", 1)[0].strip()
+        if rest and rest[0] not in "'\"|>[{&*!":
+            return rest
+    return "" if value is None else _scalar_text(value)
+
+
+def make_slug(text: str) -> str:
+    """Return a URL slug of `text` that keeps non-Latin letters."""
+    return slugify(text, allow_unicode=True)
+
+
+def _permalink_slug(permalink: str, file_slug: str) -> str | None:
+    """Return the decoded permalink segment the exporter's file name was made from, if any.
+
+    WordPress keeps non-ASCII slugs percent-encoded; the exporter names the file after them
+    with the '%' signs dropped, so '%e5%b0%91' in the permalink is 'e5b091' in the file name.
+    """
+    for segment in permalink.split("/"):
+        if "%" in segment and segment.replace("%", "").lower() == file_slug.lower():
+            return unquote(segment)
+    return None
+
+
+def _valid_path(path: str) -> bool:
+    return path.startswith("/") and not path.startswith("//") and not any(c.isspace() or c == "#" for c in path)
+
+
+def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime | None = None) -> PostFields:
+    """Return the post a source describes; raise FrontMatterError naming the field at fault."""
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    fm = source.front_matter
+    used: dict[str, list[str]] = {}
+
+    def take(column: str, *keys: str) -> None:
+        used.setdefault(column, []).extend(key for key in keys if key not in used.get(column, []))
+
+    pure = PurePosixPath(path)
+    stem = pure.stem
+    name_match = _FILE_NAME.fullmatch(stem)
+    file_slug = name_match.group("slug") if name_match else stem
+    in_drafts = "_drafts" in pure.parts
+
+    source_id = None
+    for key in ("id", "wordpress_id"):
+        value = fm.get(key)
+        if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit()):
+            source_id = int(value)
+            take("source_id", key)
+            break
+
+    if "title" in fm:
+        title_value = fm["title"]
+        title = title_value if isinstance(title_value, str) else _raw_scalar(source.raw.get("title"), title_value)
+        title = html.unescape(title)
+        take("title", "title")
+    else:
+        title = ""
+
+    if "date" in fm and fm["date"] not in (None, ""):
+        date = parse_date(fm["date"], tz=tz)
+        take("date", "date")
+    elif name_match:
+        date = parse_date(name_match.group("date"), key="file name date", tz=tz)
+    elif in_drafts:
+        # Jekyll drafts need no date: they get one when published.
+        date = (now or datetime.now(UTC)).astimezone(tz).replace(microsecond=0)
+    else:
+        raise FrontMatterError("has no date (no 'date' key and no YYYY-MM-DD- in the file name)")
+
+    modified = None
+    if fm.get("modified_time") not in (None, ""):
+        modified = parse_date(fm["modified_time"], key="modified_time", tz=tz)
+        take("modified", "modified_time")
+
+    author = None
+    if "author" in fm:
+        author = _read_author(fm["author"])
+        take("author", "author")
+
+    excerpt = ""
+    if "excerpt" in fm:
+        value = fm["excerpt"]
+        excerpt = value if isinstance(value, str) else "" if value is None else _scalar_text(value)
+        take("excerpt", "excerpt")
+
+    layout = fm.get("layout")
+    if isinstance(layout, str) and layout.strip():
+        layout = layout.strip()
+        take("layout", "layout")
+    else:
+        layout = PAGE_LAYOUT if fm.get("type") == PAGE_LAYOUT else POST_LAYOUT
+
+    guid = ""
+    for key in ("guid", "blogger_id"):
+        if isinstance(fm.get(key), str | int) and str(fm[key]).strip():
+            guid = str(fm[key]).strip()
+            take("guid", key)
+            break
+
+    status = DRAFT if in_drafts else PUBLISHED
+    if "published" in fm:
+        take("status", "published")
+        if fm["published"] is False or str(fm["published"]).lower() in ("false", "no", "0"):
+            status = DRAFT
+    if "status" in fm:
+        take("status", "status")
+        if str(fm["status"]).strip().lower() in _DRAFT_STATUSES:
+            status = DRAFT
+
+    slug = ""
+    if isinstance(fm.get("slug"), str | int) and make_slug(str(fm["slug"])):
+        slug = make_slug(str(fm["slug"]))
+        take("slug", "slug")
+
+    permalink = ""
+    value = fm.get("permalink")
+    if "permalink" in fm:
+        take("permalink", "permalink")
+    if isinstance(value, str) and value.strip() and "?" not in value:
+        if not _valid_path(value):
+            raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
+        permalink = value
+    elif value not in (None, "") and not isinstance(value, str):
+        raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
+    elif isinstance(fm.get("blogger_orig_url"), str) and fm["blogger_orig_url"].strip():
+        # A Blogger post lives on at its old path, e.g. /2008/03/title.html.
+        blogger_path = urlsplit(fm["blogger_orig_url"].strip()).path
+        if _valid_path(blogger_path) and blogger_path != "/":
+            permalink = blogger_path
+
+    if not slug:
+        slug = make_slug(_permalink_slug(permalink, file_slug) or file_slug) or make_slug(title) or "post"
+    if not permalink:
+        # The date as the file wrote it, in its own zone: a zone never moves a post to another day.
+        permalink = f"/{slug}/" if layout == PAGE_LAYOUT else f"/{date:%Y/%m/%d}/{slug}/"
+
+    blogger = {}
+    for key in ("blogger_blog", "blogger_author", "blogger_internal"):
+        blogger[key] = [_scalar_text(item) for item in _string_list(fm.get(key)) if item is not None]
+        if key in fm:
+            take(key, key)
+
+    categories = split_names(fm.get("categories"))
+    if "categories" in fm:
+        take("categories", "categories")
+    tags = split_names(fm.get("tags"))
+    if "tags" in fm:
+        take("tags", "tags")
+    # Hugo-style `taxonomies:` maps (added by owners who moved on) carry them when the keys are missing.
+    taxonomies = fm.get("taxonomies")
+    if isinstance(taxonomies, dict):
+        if "categories" not in fm and "categories" in taxonomies:
+            categories = split_names(taxonomies["categories"])
+        if "tags" not in fm and "tags" in taxonomies:
+            tags = split_names(taxonomies["tags"])
+
+    consumed = {key for keys in used.values() for key in keys}
+    return PostFields(
+        title=title,
+        slug=slug,
+        date=date,
+        permalink=permalink,
+        layout=layout,
+        status=status,
+        source_id=source_id,
+        modified=modified,
+        author=author,
+        excerpt=excerpt,
+        guid=guid,
+        categories=categories,
+        tags=tags,
+        front_matter={key: value for key, value in fm.items() if key not in consumed},
+        keys=used,
+        file_slug=file_slug,
+        **blogger,
+    )
+
+
+def _read_author(value: Any) -> AuthorFields | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        login = str(value.get("login") or value.get("name") or value.get("display_name") or "").strip()
+        display_name = str(value.get("display_name") or "").strip()
+        email = str(value.get("email") or "").strip()
+        if not login:
+            return None
+        return AuthorFields(name=login, slug=make_slug(login) or "author", display_name=display_name, email=email)
+    if value is None or str(value).strip() == "":
+        return None
+    name = _scalar_text(value).strip()
+    return AuthorFields(name=name, slug=make_slug(name) or "author")

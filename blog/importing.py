@@ -1,0 +1,528 @@
+"""Import export-format files (a file, a folder, a .zip) into posts: idempotent, atomic per file.
+
+Files are read one at a time and handled in batches: one query per batch finds the files
+already imported unchanged (by content hash, before any parsing), one query finds the rows
+the others are about (by id, guid, permalink, slug). Authors, categories and tags are looked
+up once per run and cached. Each file is then written in its own transaction.
+"""
+
+import hashlib
+import os
+import time
+import traceback
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from taggit.models import Tag, TaggedItem
+
+from blog import frontmatter
+from blog.frontmatter import FrontMatterError, PostFields
+from blog.models import Author, Category, Post
+
+POST_SUFFIXES = {".md", ".markdown", ".html"}
+# Folders of a Jekyll site that hold templates and build output, not posts.
+SKIPPED_FOLDERS = {"_layouts", "_includes", "_site", "_data", "_sass", "node_modules"}
+BATCH_SIZE = 200
+
+CREATED = "created"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+FAILED = "failed"
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    tracebacks: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged + self.failed
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        """Return the one-line summary the command prints."""
+        return (
+            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"failed {self.failed} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s ({self.rate:.0f} posts/s)"
+        )
+
+
+@dataclass
+class SourceFile:
+    """One file to import: where to report it, its path inside the import root, its bytes or why not."""
+
+    label: str
+    path: str
+    data: bytes | None = None
+    error: str = ""
+    listed: bool = False
+
+
+@dataclass
+class _Row:
+    pk: int
+    source_id: int | None
+    guid: str
+    permalink: str
+    slug: str
+
+
+class _Index:
+    """Known posts of one batch by each identity key, kept current as the batch is written."""
+
+    def __init__(self) -> None:
+        self.by_source_id: dict[int, _Row] = {}
+        self.by_guid: dict[str, _Row] = {}
+        self.by_permalink: dict[str, _Row] = {}
+        self.by_slug: dict[str, list[_Row]] = {}
+
+    def add(self, row: _Row) -> None:
+        if row.source_id is not None:
+            self.by_source_id[row.source_id] = row
+        if row.guid:
+            self.by_guid.setdefault(row.guid, row)
+        self.by_permalink[row.permalink] = row
+        rows = self.by_slug.setdefault(row.slug, [])
+        if row not in rows:
+            rows.append(row)
+
+    def remove(self, row: _Row) -> None:
+        for mapping, key in ((self.by_source_id, row.source_id), (self.by_guid, row.guid)):
+            if mapping.get(key) is row:
+                del mapping[key]
+        if self.by_permalink.get(row.permalink) is row:
+            del self.by_permalink[row.permalink]
+        if row in self.by_slug.get(row.slug, []):
+            self.by_slug[row.slug].remove(row)
+
+    def find(self, fields: PostFields) -> _Row | None:
+        """Return the post a file is about: by id, then guid, then permalink, then slug."""
+        if fields.source_id is not None and fields.source_id in self.by_source_id:
+            return self.by_source_id[fields.source_id]
+        candidates = [self.by_guid.get(fields.guid) if fields.guid else None, self.by_permalink.get(fields.permalink)]
+        if fields.source_id is None and not fields.guid:
+            same_slug = [row for row in self.by_slug.get(fields.slug, []) if row.source_id is None and not row.guid]
+            if len(same_slug) == 1:
+                candidates.append(same_slug[0])
+        for row in candidates:
+            # A row with another WordPress id is another post, whatever else it shares.
+            if row is not None and (row.source_id is None or row.source_id == fields.source_id):
+                return row
+        return None
+
+
+class _Lookups:
+    """Authors, categories and tags by slug, loaded once per run; misses are created on demand."""
+
+    def __init__(self, *, dry_run: bool) -> None:
+        self.dry_run = dry_run
+        self.authors = dict(Author.objects.values_list("slug", "pk"))
+        self.categories = dict(Category.objects.values_list("slug", "pk"))
+        self.tags = dict(Tag.objects.values_list("slug", "pk"))
+        self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
+        self.post_type = ContentType.objects.get_for_model(Post).pk
+        # Hashes of every imported file, read once: finding unchanged files costs no query per file
+        # (source_hash has no index, and the body columns before it make a scan per batch slow).
+        self.hashes = set(Post.objects.exclude(source_hash="").values_list("source_hash", flat=True))
+
+    def author(self, fields: PostFields) -> int | None:
+        author = fields.author or frontmatter.AuthorFields(
+            name=settings.IMPORT_DEFAULT_AUTHOR, slug=frontmatter.make_slug(settings.IMPORT_DEFAULT_AUTHOR) or "admin"
+        )
+        if author.slug not in self.authors and not self.dry_run:
+            self.authors[author.slug] = Author.objects.create(
+                name=author.name, slug=author.slug, display_name=author.display_name, email=author.email
+            ).pk
+        return self.authors.get(author.slug)
+
+    def category_ids(self, names: list[str]) -> list[int]:
+        ids = []
+        for name in names:
+            slug = frontmatter.make_slug(name) or name
+            if slug not in self.categories and not self.dry_run:
+                self.categories[slug] = Category.objects.create(name=name, slug=slug).pk
+            if slug in self.categories and self.categories[slug] not in ids:
+                ids.append(self.categories[slug])
+        return ids
+
+    def tag_ids(self, names: list[str]) -> list[int]:
+        ids = []
+        for name in names:
+            slug = frontmatter.make_slug(name) or name
+            pk = self.tags.get(slug) or self.tag_names.get(name.lower())
+            if pk is None and not self.dry_run:
+                pk = Tag.objects.create(name=name, slug=slug).pk
+                self.tags[slug] = self.tag_names[name.lower()] = pk
+            if pk is not None and pk not in ids:
+                ids.append(pk)
+        return ids
+
+    def forget_new(self) -> None:
+        """Drop cached rows a rolled-back transaction may have taken with it."""
+        self.authors = dict(Author.objects.values_list("slug", "pk"))
+        self.categories = dict(Category.objects.values_list("slug", "pk"))
+        self.tags = dict(Tag.objects.values_list("slug", "pk"))
+        self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
+
+
+def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
+    """Yield every file to import under `paths` (files, folders, .zip archives), reading lazily."""
+    cap = settings.IMPORT_MAX_FILE_BYTES
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
+                for name in sorted(names):
+                    if Path(name).suffix.lower() in POST_SUFFIXES and not name.startswith("."):
+                        file_path = Path(root, name)
+                        relative = file_path.relative_to(path).as_posix()
+                        yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            yield from _iter_zip(path, cap)
+        else:
+            yield _read_file(path, _in_drafts(path.parent, path.name), cap, listed=True)
+
+
+def _in_drafts(folder: Path, relative: str) -> str:
+    """Return `relative` under '_drafts/' when the folder given is itself a drafts folder."""
+    return f"_drafts/{relative}" if "_drafts" in folder.absolute().parts else relative
+
+
+def _read_file(path: Path, relative: str, cap: int, *, listed: bool) -> SourceFile:
+    source = SourceFile(label=str(path), path=relative, listed=listed)
+    try:
+        if path.stat().st_size > cap:
+            source.error = f"is larger than the {_size(cap)} limit (IMPORT_MAX_FILE_BYTES)"
+        else:
+            source.data = path.read_bytes()
+    except FileNotFoundError:
+        source.error = "does not exist"
+    except IsADirectoryError:
+        source.error = "is a folder, not a file"
+    except OSError as exc:
+        source.error = f"cannot be read: {exc.strerror or exc}"
+    return source
+
+
+def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        yield SourceFile(label=str(path), path=path.name, error=f"is not a readable zip archive: {exc}", listed=True)
+        return
+    with archive:
+        for info in sorted(archive.infolist(), key=lambda info: info.filename):
+            member = PurePosixPath(info.filename)
+            if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
+                continue
+            if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
+                continue
+            source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
+            try:
+                with archive.open(info) as stream:
+                    data = stream.read(cap + 1)  # the header's size may lie; never read past the cap
+                if len(data) > cap:
+                    source.error = f"is larger than the {_size(cap)} limit (IMPORT_MAX_FILE_BYTES)"
+                else:
+                    source.data = data
+            except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+                source.error = f"cannot be read from the archive: {exc}"
+            yield source
+
+
+def _size(count: int) -> str:
+    return f"{count / 1_000_000:g} MB" if count >= 1_000_000 else f"{count} bytes"
+
+
+def _batches(items: Iterable[SourceFile], size: int) -> Iterator[list[SourceFile]]:
+    batch: list[SourceFile] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_paths(
+    paths: Iterable[str | os.PathLike],
+    *,
+    dry_run: bool = False,
+    progress: Callable[[str, str], None] | None = None,
+) -> ImportResult:
+    """Import the posts in `paths` (files, folders, .zip archives) and return what happened."""
+    started = time.perf_counter()
+    result = ImportResult()
+    lookups = _Lookups(dry_run=dry_run)
+    for batch in _batches(iter_files(paths), BATCH_SIZE):
+        _import_batch(batch, lookups=lookups, result=result, dry_run=dry_run, progress=progress)
+        if settings.DEBUG and not connection.force_debug_cursor:
+            # With DEBUG on Django keeps the last 9,000 queries, each INSERT with its post's body and
+            # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
+            connection.queries_log.clear()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _import_batch(
+    batch: list[SourceFile],
+    *,
+    lookups: _Lookups,
+    result: ImportResult,
+    dry_run: bool,
+    progress: Callable[[str, str], None] | None,
+) -> None:
+    hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in batch if item.data is not None}
+    known = lookups.hashes
+    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
+
+    def done(item: SourceFile, outcome: str, reason: str = "") -> None:
+        if outcome == FAILED:
+            result.failed += 1
+            result.failures.append((item.label, reason))
+        elif outcome == "skipped":
+            result.skipped += 1
+        else:
+            setattr(result, outcome, getattr(result, outcome) + 1)
+        if progress is not None:
+            progress(item.label, outcome)
+
+    for item in batch:
+        if item.error:
+            done(item, FAILED, item.error)
+        elif hashes[id(item)] in known:
+            done(item, UNCHANGED)
+        else:
+            try:
+                source = frontmatter.parse(item.data)
+                fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
+            except FrontMatterError as exc:
+                # In a folder, a file that does not start with front matter is not a post (README.md).
+                if not item.listed and not item.data.startswith((b"---", b"\xef\xbb\xbf---")):
+                    done(item, "skipped")
+                else:
+                    done(item, FAILED, str(exc))
+                continue
+            parsed.append((item, source, fields))
+        item.data = None  # stream: let the bytes go as soon as they are parsed
+
+    if dry_run:
+        index = _index_for([fields for _item, _source, fields in parsed])
+        outcomes = [
+            (item, *_import_one(item, source, fields, source_hash="", index=index, lookups=lookups, dry_run=True))
+            for item, source, fields in parsed
+        ]
+    elif parsed:
+        outcomes = _write_batch(parsed, hashes, lookups=lookups, result=result)
+    else:
+        outcomes = []
+    for item, outcome, reason in outcomes:
+        if outcome in (CREATED, UPDATED):
+            lookups.hashes.add(hashes[id(item)])
+        done(item, outcome, reason)
+
+
+def _write_batch(
+    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]],
+    hashes: dict[int, str],
+    *,
+    lookups: _Lookups,
+    result: ImportResult,
+) -> list[tuple[SourceFile, str, str]]:
+    """Write a batch in one transaction; when any file breaks it, write the batch again file by file."""
+    try:
+        with transaction.atomic():
+            index = _index_for([fields for _item, _source, fields in parsed])
+            links = _Links(lookups.post_type)
+            outcomes = []
+            for item, source, fields in parsed:
+                outcome, reason = _import_one(
+                    item, source, fields, source_hash=hashes[id(item)], index=index, lookups=lookups, links=links
+                )
+                outcomes.append((item, outcome, reason))
+            links.flush()
+        return outcomes
+    except Exception:
+        lookups.forget_new()
+    outcomes = []
+    with transaction.atomic():
+        index = _index_for([fields for _item, _source, fields in parsed])
+        for item, source, fields in parsed:
+            try:
+                # A savepoint per file: a file is written whole or not at all.
+                with transaction.atomic():
+                    links = _Links(lookups.post_type)
+                    outcome, reason = _import_one(
+                        item, source, fields, source_hash=hashes[id(item)], index=index, lookups=lookups, links=links
+                    )
+                    links.flush()
+            except DatabaseError as exc:
+                lookups.forget_new()
+                index = _index_for([fields for _item, _source, fields in parsed])
+                outcome, reason = FAILED, f"could not be saved: {str(exc).strip().splitlines()[0]}"
+            except Exception as exc:  # a bug must not stop the run; the file is rolled back and reported
+                lookups.forget_new()
+                index = _index_for([fields for _item, _source, fields in parsed])
+                outcome, reason = FAILED, f"could not be imported: {type(exc).__name__}: {exc}"
+                result.tracebacks.append((item.label, traceback.format_exc()))
+            outcomes.append((item, outcome, reason))
+    return outcomes
+
+
+class _Links:
+    """Category and tag links of new posts, inserted together at the end of a transaction."""
+
+    def __init__(self, post_type: int) -> None:
+        self.post_type = post_type
+        self.categories: list[Any] = []
+        self.tags: list[TaggedItem] = []
+
+    def add(self, post_id: int, category_ids: list[int], tag_ids: list[int]) -> None:
+        through = Post.categories.through
+        self.categories.extend(through(post_id=post_id, category_id=pk) for pk in category_ids)
+        self.tags.extend(TaggedItem(content_type_id=self.post_type, object_id=post_id, tag_id=pk) for pk in tag_ids)
+
+    def flush(self) -> None:
+        if self.categories:
+            Post.categories.through.objects.bulk_create(self.categories, batch_size=500)
+        if self.tags:
+            TaggedItem.objects.bulk_create(self.tags, batch_size=500)
+        self.categories, self.tags = [], []
+
+
+def _index_for(fields_list: list[PostFields]) -> _Index:
+    index = _Index()
+    if not fields_list:
+        return index
+    source_ids = {fields.source_id for fields in fields_list if fields.source_id is not None}
+    guids = {fields.guid for fields in fields_list if fields.guid}
+    permalinks = {fields.permalink for fields in fields_list}
+    slugs = {fields.slug for fields in fields_list if fields.source_id is None and not fields.guid}
+    rows = Post.objects.filter(
+        Q(source_id__in=source_ids) | Q(guid__in=guids) | Q(permalink__in=permalinks) | Q(slug__in=slugs)
+    ).values_list("pk", "source_id", "guid", "permalink", "slug")
+    for row in rows:
+        index.add(_Row(*row))
+    return index
+
+
+def _import_one(
+    item: SourceFile,
+    source: frontmatter.PostSource,
+    fields: PostFields,
+    *,
+    source_hash: str,
+    index: _Index,
+    lookups: _Lookups,
+    links: "_Links | None" = None,
+    dry_run: bool = False,
+) -> tuple[str, str]:
+    """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
+    too_long = _too_long(fields)
+    if too_long:
+        return FAILED, too_long
+    row = index.find(fields)
+    holder = index.by_permalink.get(fields.permalink)
+    if holder is not None and holder is not row:
+        return FAILED, f"permalink {fields.permalink!r} is already used by another post"
+    if row is None and fields.source_id is not None and fields.source_id in index.by_source_id:
+        return FAILED, f"id {fields.source_id} is already used by another post"
+    if dry_run:
+        new_row = _Row(row.pk if row else 0, fields.source_id, fields.guid, fields.permalink, fields.slug)
+        _replace(index, row, new_row)
+        return (UPDATED if row else CREATED), ""
+    values = _column_values(item, source, fields, source_hash=source_hash, lookups=lookups)
+    category_ids = lookups.category_ids(fields.categories)
+    tag_ids = lookups.tag_ids(fields.tags)
+    if row is None:
+        post = Post(**values)
+        post.save()
+        links.add(post.pk, category_ids, tag_ids)
+    else:
+        post = Post.objects.get(pk=row.pk)
+        for name, value in values.items():
+            setattr(post, name, value)
+        post.save()
+        _set_relations(post.pk, category_ids, tag_ids, lookups)
+    _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug))
+    return (UPDATED if row else CREATED), ""
+
+
+def _too_long(fields: PostFields) -> str:
+    for name in ("title", "slug", "permalink", "guid", "layout"):
+        limit = Post._meta.get_field(name).max_length
+        if len(getattr(fields, name)) > limit:
+            return f"{name} is longer than {limit} characters"
+    return ""
+
+
+def _replace(index: _Index, old: _Row | None, new: _Row) -> None:
+    if old is not None:
+        index.remove(old)
+    index.add(new)
+
+
+def _column_values(
+    item: SourceFile, source: frontmatter.PostSource, fields: PostFields, *, source_hash: str, lookups: _Lookups
+) -> dict[str, Any]:
+    source_format = source.to_format()
+    source_format["path"] = item.path
+    return {
+        "source_id": fields.source_id,
+        "title": fields.title,
+        "slug": fields.slug,
+        "date": fields.date,
+        "modified": fields.modified,
+        "author_id": lookups.author(fields),
+        "layout": fields.layout,
+        "guid": fields.guid,
+        "permalink": fields.permalink,
+        "blogger_blog": fields.blogger_blog,
+        "blogger_author": fields.blogger_author,
+        "blogger_internal": fields.blogger_internal,
+        "excerpt": fields.excerpt,
+        "body": source.body,
+        "status": Post.Status.DRAFT if fields.status == frontmatter.DRAFT else Post.Status.PUBLISHED,
+        "front_matter": fields.front_matter,
+        "source_format": source_format,
+        "source_path": item.label[-1000:],
+        "source_hash": source_hash,
+    }
+
+
+def _set_relations(post_id: int, category_ids: list[int], tag_ids: list[int], lookups: _Lookups) -> None:
+    through = Post.categories.through
+    current = set(through.objects.filter(post_id=post_id).values_list("category_id", flat=True))
+    if current - set(category_ids):
+        through.objects.filter(post_id=post_id, category_id__in=current - set(category_ids)).delete()
+    through.objects.bulk_create([through(post_id=post_id, category_id=pk) for pk in category_ids if pk not in current])
+    tagged = TaggedItem.objects.filter(content_type_id=lookups.post_type, object_id=post_id)
+    current = set(tagged.values_list("tag_id", flat=True))
+    if current - set(tag_ids):
+        tagged.filter(tag_id__in=current - set(tag_ids)).delete()
+    TaggedItem.objects.bulk_create(
+        [
+            TaggedItem(content_type_id=lookups.post_type, object_id=post_id, tag_id=pk)
+            for pk in tag_ids
+            if pk not in current
+        ]
+    )

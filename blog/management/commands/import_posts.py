@@ -1,0 +1,43 @@
+"""manage.py import_posts: import exported Markdown/HTML files with YAML front matter."""
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from blog.importing import FAILED, import_paths
+
+
+class Command(BaseCommand):
+    help = "Import posts from files, folders or .zip archives in the WordPress/Jekyll export format."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, a folder (recursive) or a .zip archive.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Read and check every file and report, but write nothing."
+        )
+
+    def handle(self, *paths, **options):
+        verbosity = options["verbosity"]
+        bar = tqdm(unit=" posts", file=self.stdout, disable=verbosity < 1 or not self.stdout.isatty())
+
+        def progress(label: str, outcome: str) -> None:
+            bar.update(1)
+            if verbosity >= 2 and outcome != FAILED:
+                bar.write(f"{outcome}: {label}", file=self.stdout)
+
+        try:
+            result = import_paths(options["paths"], dry_run=options["dry_run"], progress=progress)
+        finally:
+            bar.close()
+        for label, reason in result.failures:
+            self.stderr.write(f"{label}: {reason}")
+        if verbosity >= 1:
+            prefix = "dry run, nothing written: would have " if options["dry_run"] else ""
+            style = self.style.ERROR if result.failed else self.style.SUCCESS
+            self.stdout.write(style(prefix + result.summary()))
+        if verbosity >= 2 and result.skipped:
+            self.stdout.write(f"skipped {result.skipped} files without front matter")
+        if options["traceback"]:
+            for label, trace in result.tracebacks:
+                self.stderr.write(f"{label}:\n{trace}")
+        if result.failed:
+            raise CommandError(f"{result.failed} of {result.total} files failed to import", returncode=1)

@@ -1,0 +1,337 @@
+"""Importing export files into posts: mapping, identity, idempotency, atomicity, bad files."""
+
+import os
+import zipfile
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from taggit.models import Tag
+
+from blog.importing import import_paths
+from blog.models import Author, Category, Post
+from tests.conftest import CORPUS, SAMPLE_POST
+
+pytestmark = pytest.mark.django_db
+
+GOOD = "---\nid: {id}\ntitle: 'Good {id}'\ndate: '2020-01-0{id}T10:00:00+00:00'\nauthor: admin\n---\nBody {id}\n"
+
+
+def write(folder, name, text, *, mode="w"):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "wb":
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_sample_post_is_imported_as_a_reader_sees_it():
+    result = import_paths([SAMPLE_POST])
+    assert (result.created, result.updated, result.unchanged, result.failed) == (1, 0, 0, 0)
+    post = Post.objects.get()
+    assert post.source_id == 161
+    assert post.title == "Mengenal Microservices: Pengertian, Contoh, dan Kelebihannya"
+    assert post.date == datetime(2022, 10, 29, 2, 45, tzinfo=UTC)
+    assert post.author.name == "admin"
+    assert post.layout == "post"
+    assert post.status == Post.Status.PUBLISHED
+    assert post.permalink == "/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/"
+    assert (
+        post.guid
+        == "http://localhost/wordpress/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/"
+    )
+    assert post.slug == "mengenal-microservices-pengertian-contoh-dan-kelebihannya"
+    assert post.blogger_blog == ["webidevloper.blogspot.com"]
+    assert post.blogger_author == ["IDEV.My.ID"]
+    assert post.blogger_internal == ["/feeds/2636143461486592706/posts/default/5565145592921102258"]
+    assert [category.name for category in post.categories.all()] == ["TutorialBlogger"]
+    assert post.front_matter == {}  # every key of the sample has a column
+    assert post.body.startswith("\n<div>Apakah Anda pernah melakukan aktivitas *nobar*")
+    assert "<h2 id=" in post.body_html  # rendered on save, with heading anchors
+    assert post.source_format["order"][:3] == ["id", "title", "date"]
+
+
+def test_corpus_imports_every_file(corpus_dir):
+    result = import_paths([corpus_dir])
+    assert result.failures == []
+    assert result.created == 23
+    posts = {post.guid: post for post in Post.objects.all()}
+
+    endure = posts["https://www.aggrippino.com/?p=1023"]
+    assert endure.title == "Tahan Sahaja… Just Endure"
+    assert endure.excerpt == (
+        "I never anticipated the intense chronic pain I've had to endure, but that's no excuse for neglect..."
+    )
+    assert endure.front_matter["spay_email"] == [""]
+
+    asshole = posts["https://www.aggrippino.com/?p=836"]
+    assert asshole.status == Post.Status.DRAFT  # published: false
+    assert asshole.front_matter == {"inline_featured_image": ["0"]}
+
+    page = posts["http://dentrassi.de/?page_id=325"]
+    assert (page.layout, page.permalink) == ("page", "/emf-genmodel-annotations/")
+    assert page.slug == "emf-genmodel-annotations"
+    assert page.date == datetime(2013, 7, 24, 9, 19, 37, tzinfo=UTC)
+
+    iot = posts["https://dentrassi.de/?p=4293"]
+    assert {category.name for category in iot.categories.all()} == {"Development", "IoT", "Technical Stuff"}
+    assert {tag.name for tag in iot.tags.all()} == {"Eclipse", "IoT"}
+    assert iot.front_matter["extra"] == {
+        "article_image": {"src": "/wp-content/uploads/eclipse-IoT-light.png", "alt": "Eclipse IoT"}
+    }
+    assert list(iot.front_matter)[-2:] == ["taxonomies", "extra"]
+
+    chinese = posts["http://wodiga.com/?p=866"]
+    assert chinese.title == "少年，莫贪玩"  # noqa: RUF001 - the fullwidth comma is the title's
+    assert chinese.permalink == "/2016/01/19/%e5%b0%91%e5%b9%b4%ef%bc%8c%e8%8e%ab%e8%b4%aa%e7%8e%a9/"
+    assert chinese.slug == "少年莫贪玩"
+    assert chinese.front_matter == {"views": ["27851", "27851"]}
+
+    assert posts["http://conocimientoabierto.es/?p=458"].categories.get().name == "Sin categoría"
+    assert Author.objects.filter(name="Vince Aggrippino").count() == 1
+    assert Tag.objects.filter(name__iexact="wordpress").count() == 1
+
+
+def test_second_import_writes_nothing_and_costs_no_query_per_file(corpus_dir):
+    import_paths([corpus_dir])
+    before = dict(Post.objects.values_list("pk", "updated_at"))
+    with CaptureQueriesContext(connection) as all_files:
+        result = import_paths([corpus_dir])
+    assert (result.created, result.updated, result.unchanged, result.failed) == (0, 0, 23, 0)
+    assert dict(Post.objects.values_list("pk", "updated_at")) == before
+    assert not [query for query in all_files.captured_queries if not query["sql"].startswith("SELECT")]
+    with CaptureQueriesContext(connection) as one_file:
+        import_paths([next(corpus_dir.glob("*.md"))])
+    assert len(all_files) == len(one_file)  # the lookups of the run, nothing per file
+
+
+def test_changed_file_updates_the_same_row_and_sets_taxonomies_exactly(tmp_path):
+    path = write(tmp_path, "2020-01-01-a.md", "---\nid: 5\ntitle: A\ncategories: [One, Two]\ntags: [x, y]\n---\nold\n")
+    import_paths([path])
+    post = Post.objects.get()
+    write(tmp_path, "2020-01-01-a.md", "---\nid: 5\ntitle: A2\ncategories: [Two, Three]\ntags: [y]\n---\nnew\n")
+    result = import_paths([path])
+    assert (result.created, result.updated) == (0, 1)
+    post.refresh_from_db()
+    assert (post.pk, post.title, post.body) == (Post.objects.get().pk, "A2", "new\n")
+    assert "new" in post.body_html
+    assert {category.name for category in post.categories.all()} == {"Two", "Three"}
+    assert [tag.name for tag in post.tags.all()] == ["y"]
+    assert Category.objects.filter(name="One").exists()  # other posts may still use it
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("id: 9\npermalink: /a/", "id: 9\npermalink: /b/"),  # by id, though the permalink moved
+        ("guid: 'http://x/?p=9'\npermalink: /a/", "guid: 'http://x/?p=9'\npermalink: /b/"),  # by guid
+        ("permalink: /a/\ntitle: One", "permalink: /a/\ntitle: Two"),  # by permalink
+    ],
+)
+def test_identity_order(tmp_path, first, second):
+    import_paths([write(tmp_path, "2020-01-01-a.md", f"---\n{first}\n---\n")])
+    pk = Post.objects.get().pk
+    result = import_paths([write(tmp_path, "2020-01-01-a.md", f"---\n{second}\n---\nchanged\n")])
+    assert result.updated == 1
+    assert Post.objects.get().pk == pk
+
+
+def test_identity_by_file_slug_when_nothing_else(tmp_path):
+    import_paths([write(tmp_path, "2020-01-01-moved.md", "---\ntitle: One\n---\n")])
+    pk = Post.objects.get().pk
+    result = import_paths([write(tmp_path, "2020-01-01-moved.md", "---\ntitle: One\ndate: 2021-05-05\n---\n")])
+    assert result.updated == 1
+    post = Post.objects.get()
+    assert (post.pk, post.permalink) == (pk, "/2021/05/05/moved/")
+
+
+def test_another_wordpress_id_is_another_post_even_with_the_same_guid(tmp_path):
+    import_paths([write(tmp_path, "2020-01-01-a.md", "---\nid: 1\nguid: g\npermalink: /a/\n---\n")])
+    result = import_paths([write(tmp_path, "2020-01-01-b.md", "---\nid: 2\nguid: g\npermalink: /b/\n---\n")])
+    assert result.created == 1
+    assert Post.objects.count() == 2
+
+
+def test_dry_run_writes_nothing_and_reports_what_would_happen(corpus_dir):
+    result = import_paths([corpus_dir], dry_run=True)
+    assert (result.created, result.failed) == (23, 0)
+    assert Post.objects.count() == Author.objects.count() == Category.objects.count() == Tag.objects.count() == 0
+    import_paths([corpus_dir])
+    write(corpus_dir, "2011-04-21-nazionlinux.md", (corpus_dir / "2011-04-21-nazionlinux.md").read_text() + "more\n")
+    result = import_paths([corpus_dir], dry_run=True)
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 22)
+    assert "more" not in Post.objects.get(guid="http://www.nazionlinux.com/?p=1").body
+
+
+def test_zip_input(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(SAMPLE_POST, f"_posts/{SAMPLE_POST.name}")
+        zipped.writestr("_drafts/wip.md", "---\ntitle: Work in progress\n---\nbody")
+        zipped.writestr("README.md", "Not a post")
+        zipped.writestr("_layouts/default.html", "---\nlayout: x\n---\n{{ content }}")
+    result = import_paths([archive])
+    assert (result.created, result.failed, result.skipped) == (2, 0, 1)
+    assert Post.objects.get(title="Work in progress").status == Post.Status.DRAFT
+    assert Post.objects.get(source_id=161).status == Post.Status.PUBLISHED
+
+
+def test_drafts_folder_and_published_false_make_drafts(tmp_path):
+    write(tmp_path, "_drafts/2020-01-02-wip.md", "---\ntitle: Wip\npermalink: /?p=77\n---\n")
+    write(tmp_path, "_posts/2020-01-03-hidden.md", "---\ntitle: Hidden\npublished: false\n---\n")
+    write(tmp_path, "_posts/2020-01-04-shown.md", "---\ntitle: Shown\n---\n")
+    import_paths([tmp_path])
+    statuses = dict(Post.objects.values_list("title", "status"))
+    assert statuses == {"Wip": "draft", "Hidden": "draft", "Shown": "published"}
+    assert Post.objects.get(title="Wip").permalink == "/2020/01/02/wip/"  # not /?p=77
+    assert Post.objects.get(title="Wip").source_format["raw"]["permalink"] == "permalink: /?p=77\n"
+
+
+def test_undated_jekyll_draft_is_imported(tmp_path):
+    import_paths([write(tmp_path, "_drafts/idea.md", "---\ntitle: Idea\n---\n")])
+    post = Post.objects.get()
+    assert (post.status, post.slug) == ("draft", "idea")
+    assert abs(post.date - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+def test_page_layout(tmp_path):
+    import_paths([write(tmp_path, "about.md", "---\ntitle: About\nlayout: page\ndate: 2020-01-01\n---\nHi\n")])
+    post = Post.objects.get()
+    assert post.is_page
+    assert post.permalink == "/about/"
+
+
+def test_crlf_and_bom(tmp_path):
+    data = "\ufeff---\r\ntitle: 'Ça va'\r\ndate: '2020-02-02T10:00:00+00:00'\r\n---\r\nLine one\r\nLine two\r\n"
+    import_paths([write(tmp_path, "2020-02-02-ca-va.md", data.encode(), mode="wb")])
+    post = Post.objects.get()
+    assert post.title == "Ça va"
+    assert post.body == "Line one\r\nLine two\r\n"
+    assert post.source_format["bom"] is True
+
+
+def test_numeric_title_and_unicode(tmp_path):
+    write(tmp_path, "2020-01-01-n.md", "---\ntitle: 2048\n---\n")
+    write(tmp_path, "2020-01-02-e.md", "---\ntitle: '🚀 Launch ❤️ “quoted”'\n---\n")
+    import_paths([tmp_path])
+    assert set(Post.objects.values_list("title", flat=True)) == {"2048", "🚀 Launch ❤️ “quoted”"}
+
+
+def test_permalink_date_differs_from_the_utc_date(tmp_path, settings):
+    settings.TIME_ZONE = "UTC"
+    write(tmp_path, "2016-01-19-own.md", "---\ndate: '2016-01-19T01:00:00+08:00'\npermalink: /2016/01/19/own/\n---\n")
+    write(tmp_path, "2016-01-19-made.md", "---\ndate: '2016-01-19T01:00:00+08:00'\n---\n")
+    import_paths([tmp_path])
+    own, made = Post.objects.get(slug="own"), Post.objects.get(slug="made")
+    assert own.date == datetime(2016, 1, 18, 17, 0, tzinfo=UTC)
+    assert own.permalink == "/2016/01/19/own/"
+    assert made.permalink == "/2016/01/19/made/"
+
+
+def test_date_without_zone_is_in_time_zone(tmp_path, settings):
+    settings.TIME_ZONE = "Asia/Jakarta"
+    import_paths([write(tmp_path, "2020-01-01-a.md", "---\ndate: '2020-01-01 07:30:00'\n---\n")])
+    assert Post.objects.get().date == datetime(2020, 1, 1, 0, 30, tzinfo=UTC)
+
+
+def test_author_map_and_string_categories(tmp_path):
+    text = (
+        "---\nauthor:\n  login: jdoe\n  email: jdoe@example.com\n  display_name: Jane Doe\n"
+        "categories: 'News, Social Media'\ntags: python django\nstatus: publish\ntype: post\n"
+        "meta:\n  _edit_last: '1'\nwordpress_id: 44\ndate: '2011-01-28 10:50:27 +0100'\n---\n"
+    )
+    import_paths([write(tmp_path, "2011-01-28-wp.md", text)])
+    post = Post.objects.get()
+    assert (post.author.name, post.author.display_name, post.author.email) == ("jdoe", "Jane Doe", "jdoe@example.com")
+    assert {category.name for category in post.categories.all()} == {"News", "Social Media"}
+    assert {tag.name for tag in post.tags.all()} == {"python", "django"}
+    assert post.source_id == 44
+    assert post.date == datetime(2011, 1, 28, 10, 50, 27, tzinfo=timezone(timedelta(hours=1)))
+    assert post.front_matter == {"type": "post", "meta": {"_edit_last": "1"}}
+
+
+def test_missing_author_is_the_default_author(tmp_path):
+    import_paths([write(tmp_path, "2020-01-01-a.md", "---\ntitle: A\n---\n")])
+    assert Post.objects.get().author.slug == "admin"
+
+
+BAD_FILES = [
+    ("2020-01-01-nofm.md", "Just text.\n", "has no front matter"),
+    ("2020-01-01-yaml.md", "---\ntitle: [oops\n---\n", "front matter is not valid YAML"),
+    ("2020-01-01-list.md", "---\n- a\n---\n", "front matter is not a map"),
+    ("2020-01-01-date.md", "---\ndate: '2019-13-01'\n---\n", "date '2019-13-01' is not a valid date"),
+    ("2020-01-01-binary.md", b"\x00\x01\x02binary", "is a binary file"),
+    ("2020-01-01-latin1.md", "---\ntitle: café\n---\n".encode("latin-1"), "is not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), BAD_FILES, ids=[case[0] for case in BAD_FILES])
+def test_bad_file_is_reported_and_the_run_goes_on(tmp_path, name, content, reason):
+    bad = write(tmp_path, name, content, mode="wb" if isinstance(content, bytes) else "w")
+    good = write(tmp_path, "2020-01-02-good.md", GOOD.format(id=2))
+    result = import_paths([bad, good])
+    assert (result.created, result.failed) == (1, 1)
+    assert len(result.failures) == 1
+    label, message = result.failures[0]
+    assert label == str(bad)
+    assert reason in message
+    assert list(Post.objects.values_list("title", flat=True)) == ["Good 2"]
+
+
+def test_permalink_of_another_post_fails_and_writes_nothing_of_the_file(tmp_path):
+    import_paths([write(tmp_path, "2020-01-01-a.md", "---\nid: 1\npermalink: /taken/\n---\n")])
+    clash = write(
+        tmp_path,
+        "2020-01-02-b.md",
+        "---\nid: 2\npermalink: /taken/\nauthor: Newcomer\ncategories: [Brand New]\ntags: [fresh]\n---\n",
+    )
+    result = import_paths([clash, write(tmp_path, "2020-01-03-c.md", GOOD.format(id=3))])
+    assert result.failures == [(str(clash), "permalink '/taken/' is already used by another post")]
+    assert result.created == 1
+    assert not Author.objects.filter(name="Newcomer").exists()
+    assert not Category.objects.filter(name="Brand New").exists()
+    assert not Tag.objects.filter(name="fresh").exists()
+
+
+def test_over_the_size_cap(tmp_path, settings):
+    settings.IMPORT_MAX_FILE_BYTES = 100
+    big = write(tmp_path, "2020-01-01-big.md", "---\ntitle: big\n---\n" + "x" * 200)
+    result = import_paths([big])
+    assert result.failures == [(str(big), "is larger than the 100 bytes limit (IMPORT_MAX_FILE_BYTES)")]
+
+
+def test_unreadable_files(tmp_path):
+    os.symlink(tmp_path / "gone.md", tmp_path / "2020-01-01-dangling.md")
+    archive = tmp_path / "broken.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("2020-01-01-a.md", GOOD.format(id=1))
+    data = bytearray(archive.read_bytes())
+    data[data.index(b"Body 1")] ^= 0xFF  # corrupt the member: its CRC no longer matches
+    archive.write_bytes(bytes(data))
+    result = import_paths([tmp_path / "2020-01-01-dangling.md", archive, tmp_path / "missing.md"])
+    reasons = dict(result.failures)
+    assert reasons[str(tmp_path / "2020-01-01-dangling.md")] == "does not exist"
+    assert reasons[f"{archive}:2020-01-01-a.md"].startswith("cannot be read from the archive: Bad CRC-32")
+    assert reasons[str(tmp_path / "missing.md")] == "does not exist"
+    assert Post.objects.count() == 0
+
+
+def test_folder_skips_files_without_front_matter_but_a_named_file_fails(tmp_path):
+    write(tmp_path, "README.md", "# My blog\n")
+    write(tmp_path, "_posts/2020-01-01-good.md", GOOD.format(id=1))
+    result = import_paths([tmp_path])
+    assert (result.created, result.failed, result.skipped) == (1, 0, 1)
+    assert import_paths([tmp_path / "README.md"]).failed == 1
+
+
+def test_progress_is_called_once_per_file(corpus_dir):
+    seen = []
+    import_paths([corpus_dir], progress=lambda label, outcome: seen.append(outcome))
+    assert seen == ["created"] * 23
+
+
+def test_corpus_reads_every_file_of_the_corpus():
+    assert len(list(CORPUS.glob("*.md"))) == 23
