@@ -1,8 +1,10 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +20,12 @@ def validate_path(value: str) -> None:
         raise ValidationError(_("'%(value)s' must be a path starting with '/'."), params={"value": value})
     if any(char.isspace() for char in value) or "#" in value:
         raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
+
+
+def url_path(url: str) -> str:
+    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    path = urlsplit(url.strip()).path if url else ""
+    return "" if path in {"", "/"} else path
 
 
 class Author(models.Model):
@@ -65,6 +73,14 @@ class Category(models.Model):
             ancestor = ancestor.parent
 
 
+def search_vector():
+    """Return the weighted full-text vector of a post; the GIN index of migration 0003 is built on it."""
+    from django.contrib.postgres.search import SearchVector
+
+    config = settings.SEARCH_CONFIG
+    return SearchVector("title", weight="A", config=config) + SearchVector("body", weight="B", config=config)
+
+
 class PostQuerySet(models.QuerySet):
     def published(self) -> "PostQuerySet":
         """Return posts readers may see: published and dated now or earlier."""
@@ -84,6 +100,28 @@ class PostQuerySet(models.QuerySet):
             )
             ids.update(frontier)
         return self.filter(categories__in=ids).distinct()
+
+    def search(self, query: str) -> "PostQuerySet":
+        """Return posts matching `query`, best first.
+
+        PostgreSQL: full-text search (web-search syntax, title weighted over body, ranked) on
+        a GIN index; other databases: a case-insensitive substring match, newest first.
+        """
+        query = query.strip()
+        if not query:
+            return self.none()
+        if connections[self.db].vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchRank
+
+            search_query = SearchQuery(query, config=settings.SEARCH_CONFIG, search_type="websearch")
+            vector = search_vector()
+            return (
+                self.annotate(rank=SearchRank(vector, search_query))
+                .alias(matches=vector)
+                .filter(matches=search_query)
+                .order_by("-rank", "-date", "-pk")
+            )
+        return self.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
     def with_list_relations(self) -> "PostQuerySet":
         """Return the queryset with what a list of posts shows fetched in a fixed number of queries."""
@@ -138,6 +176,9 @@ class Post(models.Model):
     source_hash = models.CharField(max_length=64, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
+    guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -180,9 +221,11 @@ class Post(models.Model):
     def render(self) -> None:
         """Render `body` into the stored HTML, table of contents, summary and counts."""
         from blog import rendering
+        from blog.images.rewriting import rewrite_html
 
         rendered = rendering.render_post(self.body, excerpt=self.excerpt)
-        self.body_html = rendered.html
+        # Cached remote images are served from Kabar's media (one query when there are images).
+        self.body_html = rewrite_html(rendered.html, base_url=self.guid)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -190,6 +233,10 @@ class Post(models.Model):
         self._rendered_from = (self.body, self.excerpt)
 
     def save(self, *args, **kwargs):
+        self.guid_path = url_path(self.guid)
+        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
+        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
+            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
             self.render()

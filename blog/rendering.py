@@ -176,7 +176,8 @@ CLEAN_CONTENT_TAGS = frozenset(
 ATTRIBUTES = {
     "*": {"class", "id", "title", "lang", "dir", "style"},
     "a": {"href", "hreflang", "name", "rel", "target"},
-    "img": {"src", "srcset", "sizes", "alt", "width", "height", "loading", "decoding"},
+    # loading/decoding are not taken from the input: Kabar sets them on every image.
+    "img": {"src", "srcset", "sizes", "alt", "width", "height"},
     "iframe": {"src", "width", "height", "title", "allow", "allowfullscreen", "loading", "referrerpolicy"},
     "video": {"src", "poster", "width", "height", "preload", "loop", "muted", "playsinline"},
     "audio": {"src", "preload", "loop", "muted"},
@@ -743,7 +744,7 @@ def sanitize(html: str) -> str:
     # Grammarly's <g> wrappers leak into WordPress posts; the sanitizer would drop their text.
     html = _GRAMMARLY_TAG.sub("", html)
     cleaned = _cleaner(iframe_hosts=_iframe_hosts()).clean(html)
-    cleaned = cleaned.replace(' style=""', "")
+    cleaned = cleaned.replace(' style=""', "").replace("<img ", '<img decoding="async" ')
     if "<iframe" in cleaned:
         # An iframe whose source was refused is an empty box: drop it.
         cleaned = _EMPTY_IFRAME.sub("", cleaned)
@@ -765,7 +766,9 @@ def _cleaner(*, iframe_hosts: tuple[str, ...]) -> nh3.Cleaner:
         url_schemes=set(URL_SCHEMES),
         filter_style_properties=set(STYLE_PROPERTIES),
         set_tag_attribute_values={
-            "img": {"loading": "lazy", "decoding": "async"},
+            # One attribute per tag only: nh3 keeps these in a hash map, so with two the
+            # order would change from process to process and stored HTML would churn.
+            "img": {"loading": "lazy"},
             "iframe": {"loading": "lazy"},
             "video": {"controls": ""},
             "audio": {"controls": ""},

@@ -25,8 +25,8 @@ def cache_images_task(post_ids: list[int]) -> dict:
 
     result = cache_images(posts=list(Post.objects.filter(pk__in=post_ids)))
     return {
-        "cached": result.cached,
-        "already_cached": result.already_cached,
+        "cached": len(result.cached),
+        "already_cached": len(result.already_cached),
         "failed": len(result.failed),
         "refused": len(result.refused),
     }

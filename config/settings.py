@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "blog.context_processors.site",
             ],
         },
     },
@@ -237,6 +238,30 @@ if AWS_STORAGE_BUCKET_NAME:
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
 IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
+# The public site (blog/views.py, blog/caching.py).
+POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
+FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
+# Seconds a rendered public page stays in the cache (0: no page cache). Any content change
+# makes every cached page stale at once, so this only bounds the memory used.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+# Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
+# link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
+IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
+IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
+IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]
+IMAGE_CACHE_CONNECT_TIMEOUT = float(os.environ.get("IMAGE_CACHE_CONNECT_TIMEOUT", "5"))
+IMAGE_CACHE_READ_TIMEOUT = float(os.environ.get("IMAGE_CACHE_READ_TIMEOUT", "15"))
+IMAGE_CACHE_TOTAL_TIMEOUT = float(os.environ.get("IMAGE_CACHE_TOTAL_TIMEOUT", "60"))
+IMAGE_CACHE_RETRIES = int(os.environ.get("IMAGE_CACHE_RETRIES", "2"))
+IMAGE_CACHE_RETRY_BACKOFF = float(os.environ.get("IMAGE_CACHE_RETRY_BACKOFF", "0.5"))
+IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
+IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
+
+# PostgreSQL full-text search configuration (language): "simple" suits blogs in several
+# languages; "english", "italian", "spanish", … stem words. The GIN index is built with the
+# value in force when migrations run.
+SEARCH_CONFIG = os.environ.get("SEARCH_CONFIG", "simple")
 
 # Images uploaded in the editor (blog/uploads.py): refused above this many bytes or pixels
 # (all frames together; a decompression-bomb guard), scaled down to this longest side.

@@ -9,4 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("markdownx/", include("blog.editor_urls")),
     path("healthz", healthz, name="healthz"),
+    # Last: the public site ends with a catch-all for permalinks and old addresses.
+    path("", include("blog.urls")),
 ]

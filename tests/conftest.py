@@ -94,3 +94,34 @@ CORPUS = next(
     ),
     CORPUS,
 )
+
+
+@pytest.fixture
+def sample_post(make_post, category):
+    """Return the sample post (id 161, WordPress guid, /index.php/ permalink) with headings and a local image."""
+    from datetime import UTC, datetime
+
+    return make_post(
+        source_id=161,
+        title="Mengenal Microservices: Pengertian, Contoh, dan Kelebihannya",
+        slug="mengenal-microservices-pengertian-contoh-dan-kelebihannya",
+        date=datetime(2022, 10, 29, 2, 45, tzinfo=UTC),
+        guid="http://localhost/wordpress/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/",
+        permalink="/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/",
+        categories=[category],
+        tags=["microservices"],
+        front_matter={"blogger_orig_url": "https://webidevloper.blogspot.com/2022/10/mengenal-microservices.html"},
+        body=(
+            "Apakah Anda pernah melakukan aktivitas *nobar* bersama teman-teman?\n\n"
+            "## Apa itu Layanan mikro?\n\n"
+            "![Diagram layanan mikro](/media/uploads/diagram.png)\n\n"
+            "## Manfaat Penggunaan Layanan mikro\n\n"
+            "Terdapat beberapa kelebihan menggunakan *layanan mikro*.\n"
+        ),
+    )
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    """Serve pytest-httpserver on 127.0.0.1 itself: 'localhost' may also resolve to ::1."""
+    return ("127.0.0.1", 0)

@@ -23,7 +23,8 @@ PRODUCTION_ENV = {
 
 
 def _run(args, **env):
-    full_env = {**os.environ, **env}
+    # The browser tests allow Django's async-unsafe calls in their own process only.
+    full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"} | env
     return subprocess.run(
         [sys.executable, *args], cwd=REPO, env=full_env, capture_output=True, text=True, timeout=120, check=False
     )

@@ -55,3 +55,16 @@ def test_requeue_stale_tasks_only_touches_tasks_running_too_long(make_post, djan
     busy.refresh_from_db()
     assert (lost.status, busy.status) == ("READY", "RUNNING")
     assert lost.worker_ids == ["worker-1"]  # the history of who tried stays
+
+
+@pytest.mark.django_db
+def test_cache_images_task_caches_and_rerenders(make_post, httpserver, settings):
+    from tests.images_helpers import image_bytes
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    httpserver.expect_request("/a.png").respond_with_data(image_bytes("PNG", (600, 400)), content_type="image/png")
+    post = make_post(body=f"![a]({httpserver.url_for('/a.png')})")
+    outcome = tasks.cache_images_task.call([post.pk])
+    assert outcome == {"cached": 1, "already_cached": 0, "failed": 0, "refused": 0}
+    assert httpserver.url_for("/a.png") not in Post.objects.get(pk=post.pk).body_html
+    assert tasks.cache_images_task.call([post.pk])["already_cached"] == 1

@@ -29,20 +29,24 @@ class Command(BaseCommand):
         older_than = timedelta(seconds=options["stale_after"])
         stop = threading.Event()
 
-        def sweep():
-            # Checked at start and then every so often, so that any live worker recovers the
-            # tasks of one that was killed, not only the worker that restarts in its place.
-            while not stop.is_set():
-                requeued = requeue_stale_tasks(older_than=older_than)
-                if requeued and options["verbosity"] >= 1:
-                    self.stderr.write(f"requeued {requeued} task(s) left running by a lost worker")
-                close_old_connections()
-                stop.wait(min(60.0, max(1.0, options["stale_after"] / 2)))
+        def requeue():
+            requeued = requeue_stale_tasks(older_than=older_than)
+            if requeued and options["verbosity"] >= 1:
+                self.stderr.write(f"requeued {requeued} task(s) left running by a lost worker")
 
-        requeue_stale_tasks(older_than=older_than)
+        def sweep():
+            # Checked every so often, so that any live worker recovers the tasks of one that
+            # was killed, not only the worker that restarts in its place.
+            while not stop.wait(min(60.0, max(1.0, options["stale_after"] / 2))):
+                requeue()
+                close_old_connections()
+
+        requeue()
         sweeper = threading.Thread(target=sweep, name="requeue-stale-tasks", daemon=True)
         sweeper.start()
-        worker_options = {"interval": options["interval"], "verbosity": options["verbosity"]}
+        # No autoreloader: it would run the worker in a child process that outlives a kill of
+        # this one, and a supervisor must see the process it started die.
+        worker_options = {"interval": options["interval"], "verbosity": options["verbosity"], "reload": False}
         if options["batch"]:
             worker_options["batch"] = True
         if options["max_tasks"] is not None:

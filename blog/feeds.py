@@ -1,0 +1,144 @@
+"""RSS 2.0 and Atom feeds of the newest posts: the whole site, a category, a tag, an author."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.shortcuts import get_object_or_404
+from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from taggit.models import Tag
+
+from blog.html_links import absolute_links
+from blog.models import Author, Category, Post
+
+
+@dataclass(frozen=True)
+class FeedScope:
+    """What a feed covers (None: the whole site) and the site's absolute root for its links."""
+
+    site_root: str
+    subject: Category | Tag | Author | None = None
+    subject_url: str = "/"
+
+
+class PostFeed(Feed):
+    """The newest published posts as RSS 2.0; subclasses narrow the subject or change the format."""
+
+    feed_type = Rss201rev2Feed
+    feed_path = "feed/"
+
+    def get_object(self, request, *args, **kwargs):
+        return FeedScope(site_root=request.build_absolute_uri("/").rstrip("/"))
+
+    def filter_items(self, queryset, scope: FeedScope):
+        return queryset
+
+    def title(self, scope: FeedScope) -> str:
+        return f"{settings.SITE_NAME} » {scope.subject}" if scope.subject else settings.SITE_NAME
+
+    def link(self, scope: FeedScope) -> str:
+        return scope.subject_url
+
+    def feed_url(self, scope: FeedScope) -> str:
+        return scope.subject_url + self.feed_path
+
+    def description(self, scope: FeedScope) -> str:
+        return settings.SITE_DESCRIPTION
+
+    def items(self, scope: FeedScope):
+        queryset = self.filter_items(Post.objects.published().posts().with_list_relations(), scope)
+        posts = list(queryset[: settings.FEED_SIZE])
+        for post in posts:
+            # Items only get themselves: carry the request's root along for absolute URLs.
+            post.feed_site_root = scope.site_root
+        return posts
+
+    def item_title(self, post: Post) -> str:
+        return post.title
+
+    def item_description(self, post: Post) -> str:
+        return absolute_links(post.body_html, base_url=post.feed_site_root + post.permalink)
+
+    def item_guid(self, post: Post) -> str:
+        # The old site's guid keeps feed readers from showing every post again after the move.
+        return post.guid or post.feed_site_root + post.permalink
+
+    def item_guid_is_permalink(self, post: Post) -> bool:
+        return not post.guid
+
+    def item_pubdate(self, post: Post):
+        return post.date
+
+    def item_updateddate(self, post: Post):
+        return max(post.modified or post.date, post.date)
+
+    def item_author_name(self, post: Post) -> str:
+        return str(post.author)
+
+    def item_author_link(self, post: Post) -> str:
+        return post.feed_site_root + post.author.get_absolute_url()
+
+    def item_categories(self, post: Post) -> list[str]:
+        return [category.name for category in post.categories.all()] + [tag.name for tag in post.tags.all()]
+
+
+class AtomFeedMixin:
+    feed_type = Atom1Feed
+    feed_path = "feed/atom/"
+
+    def subtitle(self, scope: FeedScope) -> str:
+        return self.description(scope)
+
+
+class PostAtomFeed(AtomFeedMixin, PostFeed):
+    pass
+
+
+class SubjectFeed(PostFeed):
+    """The newest posts of one subject, found by the slug in the URL."""
+
+    subject_model = Category
+
+    def get_object(self, request, slug):
+        subject = get_object_or_404(self.subject_model, slug=slug)
+        scope = super().get_object(request)
+        return FeedScope(site_root=scope.site_root, subject=subject, subject_url=self.subject_url(subject))
+
+    def subject_url(self, subject) -> str:
+        return subject.get_absolute_url()
+
+
+class CategoryFeed(SubjectFeed):
+    subject_model = Category
+
+    def filter_items(self, queryset, scope: FeedScope):
+        return queryset.in_category(scope.subject)
+
+
+class CategoryAtomFeed(AtomFeedMixin, CategoryFeed):
+    pass
+
+
+class TagFeed(SubjectFeed):
+    subject_model = Tag
+
+    def subject_url(self, subject) -> str:
+        return f"/tag/{subject.slug}/"
+
+    def filter_items(self, queryset, scope: FeedScope):
+        return queryset.filter(tags__in=[scope.subject])
+
+
+class TagAtomFeed(AtomFeedMixin, TagFeed):
+    pass
+
+
+class AuthorFeed(SubjectFeed):
+    subject_model = Author
+
+    def filter_items(self, queryset, scope: FeedScope):
+        return queryset.filter(author=scope.subject)
+
+
+class AuthorAtomFeed(AtomFeedMixin, AuthorFeed):
+    pass

@@ -1,0 +1,297 @@
+"""Fetch a remote image safely: http(s) only, public addresses only, a byte cap, checked redirects.
+
+One way to fetch, through urllib3. The host name is resolved once, every address it resolves to
+is checked, and the connection goes to the checked address (the name is only sent as the Host
+header and used for TLS), so a second DNS answer cannot point the request somewhere else.
+"""
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    LocationParseError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util import parse_url
+
+USER_AGENT = "Kabar/0.1 image cache (+https://github.com/kabar-cms/kabar)"
+ACCEPT = "image/avif,image/webp,image/png,image/jpeg,image/gif;q=0.9,*/*;q=0.5"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+CHUNK_SIZE = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
+DOCUMENT_TYPES = frozenset({"application/json", "application/xml", "application/xhtml+xml", "application/javascript"})
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class FetchError(Exception):
+    """The image could not be fetched; `reason` says why in a few words."""
+
+    def __init__(self, reason: str, *, retryable: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class FetchRefused(FetchError):
+    """The URL, or an address it leads to, is not one Kabar may fetch."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch brought back: the bytes (none when the server said 304) and validators."""
+
+    url: str
+    content: bytes
+    not_modified: bool = False
+    etag: str = ""
+    last_modified: str = ""
+    content_type: str = ""
+
+
+def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Return the networks of settings.IMAGE_CACHE_ALLOWED_NETWORKS, read now (not at import)."""
+    networks = []
+    for value in getattr(settings, "IMAGE_CACHE_ALLOWED_NETWORKS", []):
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError as error:
+            raise ImproperlyConfigured(
+                f"IMAGE_CACHE_ALLOWED_NETWORKS: {value!r} is not a CIDR network ({error})"
+            ) from None
+    return networks
+
+
+def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """Return the IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
+    if address.version == 4:
+        return []
+    embedded = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in NAT64:
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [ip for ip in embedded if ip is not None]
+
+
+def _non_public_kind(address: IPAddress) -> str:
+    """Return what kind of non-public address this is ('private', 'loopback', …), or '' if public."""
+    checks = [
+        ("unspecified", address.is_unspecified),
+        ("loopback", address.is_loopback),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("private", address.is_private),
+        ("non-public", not address.is_global),
+    ]
+    return next((kind for kind, matches in checks if matches), "")
+
+
+def address_refusal(address: IPAddress) -> str:
+    """Return why Kabar may not connect to `address`, or '' when it may."""
+    # The IPv4 address an IPv6 form carries is where the packets go: judge it first.
+    candidates = [*_embedded_ipv4(address), address]
+    networks = allowed_networks()
+    if any(ip in network for ip in candidates for network in networks if ip.version == network.version):
+        return ""
+    for ip in candidates:
+        kind = _non_public_kind(ip)
+        if kind:
+            return f"{address} is a {kind} address" if ip == address else f"{address} carries {kind} address {ip}"
+    return ""
+
+
+def resolve(host: str, port: int) -> IPAddress:
+    """Return the checked address to connect to for `host`; refuse if any address it has is not allowed."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        retryable = error.errno == socket.EAI_AGAIN
+        raise FetchError(f"cannot resolve host {host!r}: {error.strerror}", retryable=retryable) from None
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+    if not addresses:
+        raise FetchError(f"host {host!r} has no address")
+    for address in addresses:
+        refusal = address_refusal(address)
+        if refusal:
+            shown = "" if _is_literal(host, address) else f"{host} resolves to "
+            raise FetchRefused(f"{shown}{refusal}")
+    return addresses[0]
+
+
+def _is_literal(host: str, address: IPAddress) -> bool:
+    """Return whether `host` is `address` written as an IP literal (not a name that resolved to it)."""
+    try:
+        return ipaddress.ip_address(host) == address
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class _Target:
+    scheme: str
+    hostname: str
+    port: int
+    host_header: str
+    request_uri: str
+
+
+def _target(url: str) -> _Target:
+    """Return where a request for `url` goes; refuse anything but http(s) URLs with a host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        request_uri = parse_url(url).request_uri
+    except (ValueError, LocationParseError) as error:
+        raise FetchRefused(f"not a valid URL ({error})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise FetchRefused(f"scheme {scheme or '(none)'!r} is not http or https")
+    hostname = (parts.hostname or "").rstrip(".")
+    if not hostname:
+        raise FetchRefused("the URL has no host")
+    try:
+        hostname = hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise FetchRefused(f"host {parts.hostname!r} is not a valid name") from None
+    port = port or DEFAULT_PORTS[scheme]
+    shown = f"[{hostname}]" if ":" in hostname else hostname
+    host_header = shown if port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
+    return _Target(scheme, hostname, port, host_header, request_uri or "/")
+
+
+def _pool(target: _Target, address: IPAddress) -> urllib3.HTTPConnectionPool:
+    """Return a connection pool bound to the checked `address` for `target`'s host."""
+    timeout = urllib3.Timeout(connect=settings.IMAGE_CACHE_CONNECT_TIMEOUT, read=settings.IMAGE_CACHE_READ_TIMEOUT)
+    options = {"host": str(address), "port": target.port, "timeout": timeout, "retries": False, "maxsize": 1}
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            **options,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+        )
+    return urllib3.HTTPConnectionPool(**options)
+
+
+def _read_capped(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline: float) -> bytes:
+    """Return the response body, stopping as soon as it passes `max_bytes` or the deadline."""
+    chunks = []
+    received = 0
+    for chunk in response.stream(CHUNK_SIZE, decode_content=True):
+        received += len(chunk)
+        if received > max_bytes:
+            raise FetchError(f"stopped after {received} bytes: larger than the {max_bytes}-byte limit")
+        if time.monotonic() > deadline:
+            raise FetchError(f"download took longer than {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_not_an_image(content_type: str) -> bool:
+    """Return whether a Content-Type says the body is a document, not image bytes."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type.startswith("text/") or media_type in DOCUMENT_TYPES
+
+
+def _fetch_once(url: str, *, etag: str, last_modified: str, max_bytes: int) -> Fetched:
+    """Return the image at `url`, following at most MAX_REDIRECTS redirects, each checked again."""
+    deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
+    for _hop in range(MAX_REDIRECTS + 1):
+        target = _target(url)
+        address = resolve(target.hostname, target.port)
+        headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": ACCEPT}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        pool = _pool(target, address)
+        response = None
+        try:
+            response = pool.urlopen(
+                "GET",
+                target.request_uri,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+            status = response.status
+            if status in REDIRECT_STATUSES:
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchError(f"HTTP {status} redirect without a Location")
+                url = urljoin(url, location.strip())
+                continue
+            if status == 304 and (etag or last_modified):
+                return Fetched(url=url, content=b"", not_modified=True, etag=etag, last_modified=last_modified)
+            if status >= 500:
+                raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip(), retryable=True)
+            if status != 200:
+                raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip())
+            content_type = response.headers.get("Content-Type", "")
+            if _is_not_an_image(content_type):
+                raise FetchError(f"the server sent {content_type.split(';')[0]}, not an image")
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                raise FetchError(f"Content-Length {length} is larger than the {max_bytes}-byte limit")
+            content = _read_capped(response, max_bytes=max_bytes, deadline=deadline)
+            return Fetched(
+                url=url,
+                content=content,
+                etag=response.headers.get("ETag", ""),
+                last_modified=response.headers.get("Last-Modified", ""),
+                content_type=content_type,
+            )
+        # NewConnectionError is a ConnectTimeoutError subclass in urllib3 2: catch it first.
+        except NewConnectionError as error:
+            raise FetchError(f"cannot connect to {target.host_header}: {_cause(error)}") from None
+        except ReadTimeoutError:
+            raise FetchError(f"timed out waiting for {target.host_header}", retryable=True) from None
+        except ConnectTimeoutError:
+            raise FetchError(f"timed out connecting to {target.host_header}", retryable=True) from None
+        except SSLError as error:
+            raise FetchError(f"TLS error with {target.host_header}: {_cause(error)}") from None
+        except (ProtocolError, HTTPError) as error:
+            if isinstance(error.__context__, TimeoutError) or "timed out" in str(error):
+                raise FetchError(f"timed out reading from {target.host_header}", retryable=True) from None
+            raise FetchError(f"connection to {target.host_header} broke: {_cause(error)}", retryable=True) from None
+        finally:
+            # Close without reading the rest: a body over the cap must not be drained.
+            if response is not None:
+                response.close()
+            pool.close()
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _cause(error: Exception) -> str:
+    """Return the innermost reason of a urllib3 error, without its object addresses."""
+    reason = getattr(error, "reason", None) or error.__cause__ or error
+    text = str(reason)
+    return text.split(": ", 1)[-1] if text.startswith("<") else text
+
+
+def fetch(url: str, *, etag: str = "", last_modified: str = "", max_bytes: int | None = None) -> Fetched:
+    """Return the image at `url`, retrying timeouts and 5xx answers with exponential backoff."""
+    max_bytes = max_bytes if max_bytes is not None else settings.IMAGE_CACHE_MAX_BYTES
+    attempts = max(0, settings.IMAGE_CACHE_RETRIES) + 1
+    for attempt in range(attempts):
+        try:
+            return _fetch_once(url, etag=etag, last_modified=last_modified, max_bytes=max_bytes)
+        except FetchError as error:
+            if not error.retryable or attempt == attempts - 1:
+                raise
+        time.sleep(settings.IMAGE_CACHE_RETRY_BACKOFF * 2**attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,31 @@
+"""Mark the public site's cached pages stale whenever content they show changes."""
+
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from taggit.models import Tag, TaggedItem
+
+from blog.caching import content_changed
+from blog.models import Author, Category, Post, Redirect
+
+CONTENT_MODELS = (Post, Category, Author, Redirect, Tag, TaggedItem)
+
+
+def content_saved_or_deleted(sender, **kwargs) -> None:
+    """Bump the content version after a save or delete of anything the site shows."""
+    if kwargs.get("raw"):
+        return  # loaddata: the fixture's own save is not a change the readers saw
+    content_changed()
+
+
+def relations_changed(sender, action: str, **kwargs) -> None:
+    """Bump the content version after a post's categories or tags changed."""
+    if action in {"post_add", "post_remove", "post_clear"}:
+        content_changed()
+
+
+def connect() -> None:
+    """Connect the receivers (called once from BlogConfig.ready())."""
+    for model in CONTENT_MODELS:
+        post_save.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-save-{model.__name__}")
+        post_delete.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-delete-{model.__name__}")
+    for through in (Post.categories.through, TaggedItem):
+        m2m_changed.connect(relations_changed, sender=through, dispatch_uid=f"kabar-site-m2m-{through.__name__}")

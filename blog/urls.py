@@ -1,0 +1,43 @@
+"""The public site's URLs, in WordPress's shapes; the last pattern hands every other path to PostView."""
+
+from django.contrib.sitemaps.views import sitemap
+from django.urls import path, re_path
+
+from blog import feeds, views
+from blog.caching import cache_public_page as cached
+from blog.sitemaps import SITEMAPS
+
+home = cached(views.HomeView.as_view())
+
+
+def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
+    """Return the URL patterns of a subject's page, its /page/N/ form and its two feeds."""
+    page = cached(view.as_view())
+    return [
+        path(f"{prefix}<str:slug>/", page, name=name),
+        path(f"{prefix}<str:slug>/page/<int:page>/", page, name=f"{name}-page"),
+        path(f"{prefix}<str:slug>/feed/", cached(feed()), name=f"{name}-feed"),
+        path(f"{prefix}<str:slug>/feed/atom/", cached(atom_feed()), name=f"{name}-feed-atom"),
+    ]
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("page/<int:page>/", home, name="home-page"),
+    re_path(r"^(?P<year>[0-9]{4})/$", cached(views.YearView.as_view()), name="year"),
+    re_path(r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", cached(views.MonthView.as_view()), name="month"),
+    re_path(
+        r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/$", cached(views.DayView.as_view()), name="day"
+    ),
+    path("archives/", cached(views.ArchivesView.as_view()), name="archives"),
+    path("search/", cached(views.SearchView.as_view()), name="search"),
+    path("feed/", cached(feeds.PostFeed()), name="feed"),
+    path("feed/atom/", cached(feeds.PostAtomFeed()), name="feed-atom"),
+    *listing("category/", views.CategoryView, feeds.CategoryFeed, feeds.CategoryAtomFeed, "category"),
+    *listing("tag/", views.TagView, feeds.TagFeed, feeds.TagAtomFeed, "tag"),
+    *listing("author/", views.AuthorView, feeds.AuthorFeed, feeds.AuthorAtomFeed, "author"),
+    path("sitemap.xml", cached(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
+    path("robots.txt", cached(views.robots_txt), name="robots"),
+    # Last: posts and pages at their permalinks, and every old address of the site.
+    re_path(r"^.*$", cached(views.PostView.as_view()), name=views.POST_URL_NAME),
+]

@@ -1,0 +1,317 @@
+"""The public site: Django's generic views over published posts, and one view for every other path.
+
+Every archive view is configured by `PublishedPostsMixin`. Posts and pages live at their own
+`permalink`, whatever its shape, so the last URL pattern sends every remaining path to
+`PostView`, which looks the path up in the indexed `permalink` column and otherwise turns an
+old address of the site (WordPress's guid and `/index.php/…` forms, Blogger URLs, admin
+redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
+"""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.db.models.functions import TruncMonth
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, QueryDict
+from django.shortcuts import get_object_or_404
+from django.urls import Resolver404, resolve
+from django.utils.cache import add_never_cache_headers
+from django.utils.encoding import escape_uri_path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from django.views.generic import (
+    ArchiveIndexView,
+    DayArchiveView,
+    DetailView,
+    ListView,
+    MonthArchiveView,
+    TemplateView,
+    YearArchiveView,
+)
+from taggit.models import Tag
+
+from blog.html_links import first_image_src
+from blog.models import Author, Category, Post, Redirect
+
+POST_URL_NAME = "post"
+# Lists show titles and summaries: leave the heavy columns in the database.
+LIST_DEFERRED_FIELDS = ("body", "body_html", "toc", "front_matter", "source_format")
+
+
+class PublishedPostsMixin:
+    """Configure a generic view over the posts readers may see, newest first, paginated."""
+
+    model = Post
+    date_field = "date"
+    paginate_by = settings.POSTS_PER_PAGE
+    allow_future = False
+    # An existing subject with no post yet (a new category, an empty blog) is a real page;
+    # the date archives override this: an empty month is not a page, as on WordPress.
+    allow_empty = True
+    month_format = "%m"
+    day_format = "%d"
+    feed_url = "/feed/"
+    page_title = ""
+
+    def get_queryset(self):
+        return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
+
+    def paginate_queryset(self, queryset, page_size):
+        # Fetch relations for the page shown only: the date views also query the queryset for
+        # the previous and next month, which must not prefetch anything.
+        return super().paginate_queryset(queryset.with_list_relations(), page_size)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("page_title", self.page_title)
+        context.setdefault("feed_url", self.feed_url)
+        return context
+
+
+class HomeView(PublishedPostsMixin, ArchiveIndexView):
+    date_list_period = "year"
+    template_name = "blog/post_archive.html"
+
+    def get(self, request, *args, **kwargs):
+        target = wordpress_query_target(request.GET)
+        if target:
+            return HttpResponsePermanentRedirect(target)
+        return super().get(request, *args, **kwargs)
+
+
+class YearView(PublishedPostsMixin, YearArchiveView):
+    make_object_list = True
+    allow_empty = False
+
+
+class MonthView(PublishedPostsMixin, MonthArchiveView):
+    allow_empty = False
+
+
+class DayView(PublishedPostsMixin, DayArchiveView):
+    allow_empty = False
+
+    # A day page links to the neighbouring days only: skip the two month look-ups.
+    def get_next_month(self, date):
+        return None
+
+    def get_previous_month(self, date):
+        return None
+
+
+class CategoryView(PublishedPostsMixin, ListView):
+    def get_queryset(self):
+        self.category = get_object_or_404(Category, slug=self.kwargs["slug"])
+        return super().get_queryset().in_category(self.category)
+
+    def get_context_data(self, **kwargs):
+        url = self.category.get_absolute_url()
+        return super().get_context_data(
+            subject=self.category, page_title=_("Category: %s") % self.category, feed_url=f"{url}feed/", **kwargs
+        )
+
+
+class TagView(PublishedPostsMixin, ListView):
+    def get_queryset(self):
+        self.tag = get_object_or_404(Tag, slug=self.kwargs["slug"])
+        return super().get_queryset().filter(tags__in=[self.tag])
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            subject=self.tag, page_title=_("Tag: %s") % self.tag, feed_url=f"/tag/{self.tag.slug}/feed/", **kwargs
+        )
+
+
+class AuthorView(PublishedPostsMixin, ListView):
+    def get_queryset(self):
+        self.author = get_object_or_404(Author, slug=self.kwargs["slug"])
+        return super().get_queryset().filter(author=self.author)
+
+    def get_context_data(self, **kwargs):
+        url = self.author.get_absolute_url()
+        return super().get_context_data(
+            subject=self.author, page_title=_("Posts by %s") % self.author, feed_url=f"{url}feed/", **kwargs
+        )
+
+
+class SearchView(PublishedPostsMixin, ListView):
+    template_name = "blog/search.html"
+
+    def get_queryset(self):
+        self.query = self.request.GET.get("q", "").strip()[:200]
+        return Post.objects.published().defer(*LIST_DEFERRED_FIELDS).search(self.query)
+
+    def get_context_data(self, **kwargs):
+        title = _("Search results for “%s”") % self.query if self.query else _("Search")
+        return super().get_context_data(query=self.query, page_title=title, **kwargs)
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        response.headers["X-Robots-Tag"] = "noindex"
+        return response
+
+
+class ArchivesView(TemplateView):
+    template_name = "blog/archives.html"
+
+    def get_context_data(self, **kwargs):
+        months = (
+            Post.objects.published()
+            .posts()
+            .annotate(month=TruncMonth("date"))
+            .values("month")
+            .annotate(count=Count("pk"))
+            .order_by("-month")
+        )
+        return super().get_context_data(months=months, page_title=_("Archives"), **kwargs)
+
+
+def can_preview(user) -> bool:
+    """Return whether `user` may see drafts and scheduled posts at their permalink."""
+    return user.is_authenticated and user.is_staff and user.has_perm("blog.change_post")
+
+
+class PostView(DetailView):
+    """A post or page at its permalink; for any other path, a redirect from an old address or a 404."""
+
+    model = Post
+    template_name = "blog/post_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        path = request.path_info
+        post = Post.objects.with_list_relations().filter(permalink__in=sorted({path, escape_uri_path(path)})).first()
+        if post is None or not (post.is_public or can_preview(request.user)):
+            target = legacy_target(path, request.META.get("QUERY_STRING", ""))
+            if target is None:
+                raise Http404(_("No page at this address."))
+            return HttpResponsePermanentRedirect(target)
+        self.object = post
+        response = self.render_to_response(self.get_context_data(object=post))
+        if not post.is_public:
+            add_never_cache_headers(response)
+            response.headers["X-Robots-Tag"] = "noindex"
+        return response
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        post = self.object
+        context["categories"] = post.categories.all()
+        context["tags"] = post.tags.all()
+        context["preview"] = not post.is_public
+        if not post.is_page:
+            siblings = Post.objects.published().posts().only("title", "permalink", "date")
+            older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
+            newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
+            context["previous_post"] = siblings.filter(older).order_by("-date", "-pk").first()
+            context["next_post"] = siblings.filter(newer).order_by("date", "pk").first()
+        context["image_url"] = first_image_src(post.body_html)
+        context["og_type"] = "website" if post.is_page else "article"
+        context["og_title"] = post.title
+        context["meta_description"] = post.summary
+        context["json_ld"] = self.json_ld(post, context)
+        return context
+
+    def json_ld(self, post: Post, context: dict) -> dict:
+        absolute = self.request.build_absolute_uri
+        data = {
+            "@context": "https://schema.org",
+            "@type": "WebPage" if post.is_page else "BlogPosting",
+            "headline": post.title,
+            "description": post.summary,
+            "datePublished": post.date.isoformat(),
+            "dateModified": (post.modified or post.date).isoformat(),
+            "mainEntityOfPage": absolute(post.permalink),
+            "url": absolute(post.permalink),
+            "author": {"@type": "Person", "name": str(post.author), "url": absolute(post.author.get_absolute_url())},
+            "keywords": [tag.name for tag in context["tags"]],
+            "articleSection": [category.name for category in context["categories"]],
+            "wordCount": post.word_count,
+        }
+        if context["image_url"]:
+            data["image"] = absolute(context["image_url"])
+        return data
+
+
+def wordpress_query_target(query) -> str | None:
+    """Return where WordPress's query-string addresses of the home page now live (None: none given)."""
+    for key in ("p", "page_id"):
+        if key in query:
+            source_id = query[key]
+            permalink = None
+            if source_id.isdigit():
+                found = Post.objects.published().filter(source_id=int(source_id))
+                permalink = found.values_list("permalink", flat=True).first()
+            if permalink is None:
+                raise Http404(_("No post with this id."))
+            return permalink
+    if "s" in query:
+        return "/search/?" + urlencode({"q": query["s"]})
+    if "feed" in query:
+        return "/feed/atom/" if query["feed"] == "atom" else "/feed/"
+    month = query.get("m", "")
+    if month.isdigit() and len(month) in {4, 6, 8}:
+        return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
+    return None
+
+
+def _other_forms(path: str) -> list[str]:
+    """Return the paths an old address may stand for, most specific first, `path` excluded."""
+    bases = [path]
+    if path.startswith("/index.php/"):
+        bases.append(path[len("/index.php") :])
+    elif path == "/index.php":
+        bases.append("/")
+    forms = []
+    for base in bases:
+        forms.append(base)
+        if not base.endswith("/"):
+            forms.append(base + "/")
+    return [form for form in dict.fromkeys(forms) if form != path]
+
+
+def legacy_target(path: str, query_string: str = "") -> str | None:
+    """Return the canonical URL an old address of the site now lives at, or None."""
+    suffix = f"?{query_string}" if query_string else ""
+    forms = _other_forms(path)
+    for form in forms:
+        if form == "/":
+            return wordpress_query_target(QueryDict(query_string)) or "/" + suffix
+        try:
+            match = resolve(form)
+        except Resolver404:
+            continue
+        if match.url_name != POST_URL_NAME:
+            return form + suffix
+    paths = [path, *forms]
+    found = {}
+    for post in (
+        Post.objects.published()
+        .filter(Q(permalink__in=forms) | Q(guid_path__in=paths) | Q(blogger_path__in=paths))
+        .only("permalink", "guid_path", "blogger_path")
+    ):
+        for column in ("permalink", "guid_path", "blogger_path"):
+            if getattr(post, column) in paths:
+                found.setdefault(column, post.permalink)
+    if "permalink" in found:
+        return found["permalink"]
+    # An editor's explicit redirect wins over what the old site's identifiers suggest.
+    redirected = (
+        Redirect.objects.filter(old_path__in=paths, post__in=Post.objects.published())
+        .values_list("post__permalink", flat=True)
+        .first()
+    )
+    return redirected or found.get("guid_path") or found.get("blogger_path")
+
+
+@require_GET
+def robots_txt(request):
+    """Return robots.txt: everything but the admin and search may be crawled; where the sitemap is."""
+    lines = [
+        "User-agent: *",
+        "Disallow: /admin/",
+        "Disallow: /search/",
+        "",
+        f"Sitemap: {request.build_absolute_uri('/sitemap.xml')}",
+        "",
+    ]
+    return HttpResponse("\n".join(lines), content_type="text/plain; charset=utf-8")

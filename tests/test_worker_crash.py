@@ -1,0 +1,140 @@
+"""A worker killed in the middle of a task loses no work: another worker runs it again.
+
+Everything here is real: a SQLite file shared by separate worker processes, an HTTP server
+on 127.0.0.1 whose first answer never comes in time, and SIGKILL.
+"""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from tests.conftest import REPO
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (10, 120, 200)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class _Server:
+    """Serve /photo.png; the first request hangs until released, later ones answer at once."""
+
+    def __init__(self):
+        self.first_request = threading.Event()
+        self.release = threading.Event()
+        self.requests = 0
+        body, outer = _png(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.requests += 1
+                if outer.requests == 1:
+                    outer.first_request.set()
+                    outer.release.wait(60)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/photo.png"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+
+
+@pytest.fixture
+def server():
+    running = _Server()
+    yield running
+    running.close()
+
+
+def _env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}}
+    return env | {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "TASKS_BACKEND": "database",
+        "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGE_CACHE_READ_TIMEOUT": "90",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+
+
+def _shell(env, code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
+    env = _env(tmp_path)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True, timeout=120)
+    post_id = _shell(
+        env,
+        "from django.db import transaction; from blog.models import Author, Post; from blog.tasks import "
+        "enqueue_image_caching\n"
+        "with transaction.atomic():\n"
+        "    a = Author.objects.create(name='admin', slug='admin')\n"
+        f"    p = Post.objects.create(title='T', slug='t', permalink='/t/', author=a, status='published', "
+        f"body='![photo]({server.url})')\n"
+        "    enqueue_image_caching(post_ids=[p.pk])\n"
+        "print(p.pk)",
+    )
+
+    worker = [sys.executable, "manage.py", "run_worker", "--interval", "0.2", "--stale-after", "2"]
+    first = subprocess.Popen(worker, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert server.first_request.wait(60), "the first worker never fetched the image"
+        first.send_signal(signal.SIGKILL)  # dies mid-task, the download in flight
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    server.release.set()
+    state = _shell(
+        env,
+        "from django_tasks_db.models import DBTaskResult; from blog.models import RemoteImage; "
+        "print(DBTaskResult.objects.get().status, RemoteImage.objects.filter(status='cached').count())",
+    )
+    assert state == "RUNNING 0"  # the task is stranded and nothing half-done was recorded as cached
+
+    time.sleep(2.5)  # past --stale-after
+    second = subprocess.run([*worker, "--batch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert "requeued 1 task" in second.stderr
+
+    outcome = _shell(
+        env,
+        "from django_tasks_db.models import DBTaskResult; from blog.models import Post, RemoteImage\n"
+        "image = RemoteImage.objects.get()\n"
+        f"post = Post.objects.get(pk={post_id})\n"
+        "print(DBTaskResult.objects.get().status, image.status, image.width, image.height, "
+        "RemoteImage.objects.count(), image.url in post.body_html.split('src=')[1][:200])",
+    )
+    assert outcome == "SUCCESSFUL cached 640 480 1 False"
+    assert server.requests == 2
