@@ -104,7 +104,7 @@ def test_bulk_publish_and_unpublish(admin_client, make_post):
 # --- Editing workflow (issue 7) ---------------------------------------------------------------
 
 
-def _change_form_data(post, **changes):
+def _change_form_data(client, post, **changes):
     """Return the change form's fields as the browser sends them, with `changes` applied."""
     date = changes.pop("date", post.date)
     data = {
@@ -123,7 +123,22 @@ def _change_form_data(post, **changes):
         "categories": [c.pk for c in post.categories.all()],
         "tags": ", ".join(post.tags.names()),
     }
+    data.update(_inline_data(client, reverse("admin:blog_post_change", args=[post.pk])))
     data.update(changes)
+    return data
+
+
+def _inline_data(client, url):
+    """Return the inlines' management forms and row ids as the page at `url` has them."""
+    data = {}
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        for name, field in management.fields.items():
+            data[management.add_prefix(name)] = management.initial.get(name, field.initial)
+        for form in formset.initial_forms:
+            data[form.add_prefix(formset.model._meta.pk.name)] = form.instance.pk
+            data[form.add_prefix(formset.fk.name)] = formset.instance.pk
     return data
 
 
@@ -187,7 +202,7 @@ def test_changing_the_slug_of_a_derived_permalink_redirects_the_old_url(admin_cl
 
     post = make_post(slug="first", date=datetime(2021, 5, 6, 7, 8, tzinfo=UTC), permalink="/2021/05/06/first/")
     url = reverse("admin:blog_post_change", args=[post.pk])
-    response = admin_client.post(url, _change_form_data(post, slug="second"))
+    response = admin_client.post(url, _change_form_data(admin_client, post, slug="second"))
     assert response.status_code == 302, response.context["adminform"].form.errors
     post.refresh_from_db()
     assert post.permalink == "/2021/05/06/second/"
@@ -198,7 +213,7 @@ def test_changing_the_slug_of_a_derived_permalink_redirects_the_old_url(admin_cl
 def test_an_own_permalink_stays_when_the_slug_changes(admin_client, make_post):
     post = make_post(slug="first", permalink="/blog/first.html")
     response = admin_client.post(
-        reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(post, slug="second")
+        reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(admin_client, post, slug="second")
     )
     assert response.status_code == 302
     post.refresh_from_db()
@@ -206,7 +221,8 @@ def test_an_own_permalink_stays_when_the_slug_changes(admin_client, make_post):
     assert not Redirect.objects.exists()
 
     response = admin_client.post(
-        reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(post, permalink="/blog/second.html")
+        reverse("admin:blog_post_change", args=[post.pk]),
+        _change_form_data(admin_client, post, permalink="/blog/second.html"),
     )
     assert response.status_code == 302
     assert dict(Redirect.objects.values_list("old_path", "post")) == {"/blog/first.html": post.pk}
@@ -226,6 +242,7 @@ def test_a_new_post_without_permalink_gets_one_from_date_and_slug(admin_client, 
         "author": author.pk,
         "layout": "post",
         "tags": "",
+        **_inline_data(admin_client, reverse("admin:blog_post_add")),
     }
     response = admin_client.post(reverse("admin:blog_post_add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
@@ -251,7 +268,7 @@ def test_saving_in_the_admin_queues_image_caching_without_fetching(
     post = make_post(body=f"![x]({httpserver.url_for('/photo.png')})")
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
-            reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(post, title="Edited")
+            reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(admin_client, post, title="Edited")
         )
     assert response.status_code == 302
     assert _queued_image_caching() == [[post.pk]]
