@@ -1,16 +1,37 @@
 """Admin editing of posts, authors, categories, old URLs and cached images."""
 
+import html
 import json
+import re
+from datetime import datetime
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from markdownx.models import MarkdownxField
 from markdownx.widgets import AdminMarkdownxWidget
+from taggit.models import Tag, TaggedItem
 
 from blog.models import Author, Category, Post, Redirect
+from blog.tasks import enqueue_image_caching, render_posts_task
+
+# The first <img src="…"> of the stored HTML: the sanitizer writes attributes in double quotes.
+_FIRST_IMAGE = re.compile(r"<img\b[^>]*?\ssrc=\"([^\"]+)\"", re.IGNORECASE)
+
+
+def derived_permalink(*, date: datetime, slug: str) -> str:
+    """Return the permalink a post gets when it has none of its own: /yyyy/mm/dd/slug/."""
+    return f"/{timezone.localtime(date):%Y/%m/%d}/{slug}/"
+
+
+def first_image_url(*, body_html: str) -> str:
+    """Return the address of the first image in the rendered HTML, or ''."""
+    match = _FIRST_IMAGE.search(body_html)
+    return html.unescape(match.group(1)) if match else ""
 
 
 @admin.register(Author)
@@ -44,16 +65,98 @@ class CategoryAdmin(admin.ModelAdmin):
         return obj.post_count
 
 
+class TagListFilter(admin.SimpleListFilter):
+    """Filter posts by one of the tags posts use, with counts from one grouped query."""
+
+    title = _("tags")
+    parameter_name = "tag"
+
+    @staticmethod
+    def _post_tagged_items():
+        # By app label and model name, not ContentType.get_for_model(): its per-process cache
+        # would make the first request run one query more than the next.
+        return TaggedItem.objects.filter(
+            content_type__app_label=Post._meta.app_label, content_type__model=Post._meta.model_name
+        )
+
+    def lookups(self, request, model_admin):
+        used = self._post_tagged_items().values("tag_id")
+        return list(Tag.objects.filter(pk__in=used).order_by("name").values_list("slug", "name"))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(tags__slug=self.value())
+        return queryset
+
+    def get_facet_queryset(self, changelist):
+        posts = changelist.get_queryset(self.request, exclude_parameters=self.expected_parameters())
+        counts = dict(
+            self._post_tagged_items()
+            .filter(object_id__in=posts.order_by().values("pk"))
+            .values_list("tag__slug")
+            .annotate(count=Count("pk"))
+        )
+        return {f"{index}__c": counts.get(slug, 0) for index, (slug, _name) in enumerate(self.lookup_choices)}
+
+
+class PostAdminForm(forms.ModelForm):
+    class Meta:
+        model = Post
+        fields = [
+            "title",
+            "slug",
+            "permalink",
+            "body",
+            "excerpt",
+            "status",
+            "date",
+            "modified",
+            "author",
+            "layout",
+            "categories",
+            "tags",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "permalink" in self.fields:
+            self.fields["permalink"].required = False
+            self.fields["permalink"].help_text = _(
+                "The post's URL path, e.g. /2022/10/29/slug/. Leave empty for /yyyy/mm/dd/slug/ from the "
+                "date and slug. When it changes, the old address redirects here."
+            )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        slug, date = cleaned_data.get("slug"), cleaned_data.get("date")
+        if "permalink" not in self.fields or not slug or not date:
+            return cleaned_data
+        permalink = cleaned_data.get("permalink")
+        instance = self.instance
+        # A permalink that was derived from the date and slug follows them when they change.
+        follows = (
+            instance.pk is not None
+            and permalink == instance.permalink
+            and instance.permalink == derived_permalink(date=instance.date, slug=instance.slug)
+        )
+        if not permalink or follows:
+            cleaned_data["permalink"] = derived_permalink(date=date, slug=slug)
+        return cleaned_data
+
+
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
-    list_display = ["title", "author", "date", "status", "category_list"]
-    list_filter = ["status", "layout", "categories", "author"]
-    search_fields = ["title", "body"]
+    form = PostAdminForm
+    list_display = ["thumbnail", "title", "author", "date", "status", "category_list"]
+    list_display_links = ["thumbnail", "title"]
+    list_filter = ["status", "layout", "categories", TagListFilter, "author"]
+    show_facets = admin.ShowFacets.ALWAYS
+    search_fields = ["title", "body", "permalink"]
     date_hierarchy = "date"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["author", "categories"]
     formfield_overrides = {MarkdownxField: {"widget": AdminMarkdownxWidget}}
-    actions = ["publish", "unpublish"]
+    actions = ["publish", "unpublish", "rerender", "recache_images"]
     readonly_fields = [
         "source_id",
         "guid",
@@ -87,8 +190,29 @@ class PostAdmin(admin.ModelAdmin):
         ),
     ]
 
+    class Media:
+        # The preview wears the public page's content styles: embeds, captions, highlighted code.
+        css = {"all": ["css/content.css", "css/pygments.css", "blog/admin/editor.css"]}
+        js = ["blog/admin/editor.js"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author").prefetch_related("categories")
+
+    def view_on_site(self, obj):
+        # Straight to the permalink: the site shows staff drafts and scheduled posts there.
+        return obj.get_absolute_url()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Queued, run by a worker after the commit: saving never waits for remote downloads.
+        enqueue_image_caching(post_ids=[obj.pk])
+
+    @admin.display(description=_("image"))
+    def thumbnail(self, obj):
+        url = first_image_url(body_html=obj.body_html)
+        if not url:
+            return ""
+        return format_html('<img class="kabar-thumb" src="{}" alt="" loading="lazy" width="64" height="48">', url)
 
     @admin.display(description=_("categories"))
     def category_list(self, obj):
@@ -118,6 +242,33 @@ class PostAdmin(admin.ModelAdmin):
     @admin.action(description=_("Unpublish selected posts (back to draft)"), permissions=["change"])
     def unpublish(self, request, queryset):
         self._set_status(request, queryset, Post.Status.DRAFT)
+
+    @admin.action(description=_("Re-render selected posts"), permissions=["change"])
+    def rerender(self, request, queryset):
+        # Inline: rendering is fast, and the editor sees the result on the next page.
+        post_ids = list(queryset.values_list("pk", flat=True))
+        changed = render_posts_task.call(post_ids)
+        self.message_user(
+            request,
+            _("%(count)d posts re-rendered, %(changed)d of them changed.")
+            % {"count": len(post_ids), "changed": changed},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Cache the images of selected posts (in the background)"), permissions=["change"])
+    def recache_images(self, request, queryset):
+        post_ids = list(queryset.values_list("pk", flat=True))
+        enqueue_image_caching(post_ids=post_ids)
+        self.message_user(
+            request,
+            ngettext(
+                "Image caching queued for %d post; a worker fetches the images.",
+                "Image caching queued for %d posts; a worker fetches the images.",
+                len(post_ids),
+            )
+            % len(post_ids),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Redirect)

@@ -200,6 +200,7 @@ class Post(models.Model):
         # *args/**kwargs: Django 6.1 passes fetch_mode; 5.2 does not.
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = (instance.__dict__.get("body"), instance.__dict__.get("excerpt"))
+        instance._loaded_permalink = instance.__dict__.get("permalink")
         return instance
 
     def get_absolute_url(self) -> str:
@@ -249,7 +250,22 @@ class Post(models.Model):
                     "word_count",
                     "reading_time",
                 }
+        adding = self._state.adding
         super().save(*args, **kwargs)
+        self._record_permalink_change(adding=adding, update_fields=kwargs.get("update_fields"))
+
+    def _record_permalink_change(self, *, adding: bool, update_fields) -> None:
+        """Keep the old permalink answering with a redirect; drop redirects from the new one."""
+        if update_fields is not None and "permalink" not in update_fields:
+            return
+        old = getattr(self, "_loaded_permalink", None)
+        self._loaded_permalink = self.permalink
+        if not adding and old == self.permalink:
+            return
+        # A path that is a post's permalink again must reach that post, not redirect away.
+        Redirect.objects.filter(old_path=self.permalink).delete()
+        if old and old != self.permalink:
+            Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
 
 
 class Redirect(models.Model):

@@ -262,3 +262,9 @@ IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
 # languages; "english", "italian", "spanish", … stem words. The GIN index is built with the
 # value in force when migrations run.
 SEARCH_CONFIG = os.environ.get("SEARCH_CONFIG", "simple")
+
+# Images uploaded in the editor (blog/uploads.py): refused above this many bytes or pixels
+# (all frames together; a decompression-bomb guard), scaled down to this longest side.
+UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
+UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", "50000000"))
+UPLOAD_MAX_DIMENSION = int(os.environ.get("UPLOAD_MAX_DIMENSION", "2560"))

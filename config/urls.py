@@ -7,7 +7,7 @@ from blog.health import healthz
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("markdownx/", include("markdownx.urls")),
+    path("markdownx/", include("blog.editor_urls")),
     path("healthz", healthz, name="healthz"),
     # Last: the public site ends with a catch-all for permalinks and old addresses.
     path("", include("blog.urls")),

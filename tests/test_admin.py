@@ -1,5 +1,8 @@
 """Admin pages load for a superuser and the post changelist runs a fixed number of queries."""
 
+import re
+from datetime import UTC
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -37,27 +40,34 @@ def test_post_change_page_has_markdownx_editor_and_source_fields(admin_client, m
     assert 'class="markdownx' in html
     assert "http://example.com/?p=1" in html
     assert "blogger_orig_url" in html
-    assert 'href="/admin/r/' in html  # "view on site"
+    assert f'href="{post.permalink}" class="viewsitelink"' in html  # "view on site"
 
 
-def _changelist_queries(client):
+def _changelist_queries(client, query=""):
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(reverse("admin:blog_post_changelist"))
+        response = client.get(reverse("admin:blog_post_changelist") + query)
     assert response.status_code == 200
     return len(ctx.captured_queries), response
 
 
 @pytest.mark.django_db
 def test_post_changelist_query_count_does_not_grow(admin_client, make_post, category):
-    make_post(categories=[category], tags=["a"])
-    one, response = _changelist_queries(admin_client)
-    assert response.context["cl"].result_count == 1
+    """Thumbnails, category and tag filters with their counts: a fixed number of queries."""
+    image = "![](http://example.com/{n}.png)"
+    make_post(categories=[category], tags=["a"], body=image.format(n=0))
+    queries = ["", "?tag=a", f"?categories__id__exact={category.pk}", "?tag=a&status__exact=published"]
+    one = {query: _changelist_queries(admin_client, query) for query in queries}
+    assert {query: response.context["cl"].result_count for query, (_, response) in one.items()} == dict.fromkeys(
+        queries, 1
+    )
     other = Category.objects.create(name="Other", slug="other")
     for n in range(49):
-        make_post(categories=[category, other], tags=["a", f"t{n}"])
-    many, response = _changelist_queries(admin_client)
-    assert response.context["cl"].result_count == 50
-    assert many == one
+        make_post(categories=[category, other], tags=["a", f"t{n}"], body=image.format(n=n + 1))
+    many = {query: _changelist_queries(admin_client, query) for query in queries}
+    assert {query: response.context["cl"].result_count for query, (_, response) in many.items()} == dict.fromkeys(
+        queries, 50
+    )
+    assert {query: count for query, (count, _) in many.items()} == {query: count for query, (count, _) in one.items()}
 
 
 @pytest.mark.django_db
@@ -89,3 +99,215 @@ def test_bulk_publish_and_unpublish(admin_client, make_post):
     assert [statuses[p.pk] for p in drafts] == ["published", "published", "draft"]
     admin_client.post(url, {"action": "unpublish", "_selected_action": [drafts[0].pk]})
     assert Post.objects.get(pk=drafts[0].pk).status == "draft"
+
+
+# --- Editing workflow (issue 7) ---------------------------------------------------------------
+
+
+def _change_form_data(client, post, **changes):
+    """Return the change form's fields as the browser sends them, with `changes` applied."""
+    date = changes.pop("date", post.date)
+    data = {
+        "title": post.title,
+        "slug": post.slug,
+        "permalink": post.permalink,
+        "body": post.body,
+        "excerpt": post.excerpt,
+        "status": post.status,
+        "date_0": f"{date:%Y-%m-%d}",
+        "date_1": f"{date:%H:%M:%S}",
+        "modified_0": "",
+        "modified_1": "",
+        "author": post.author_id,
+        "layout": post.layout,
+        "categories": [c.pk for c in post.categories.all()],
+        "tags": ", ".join(post.tags.names()),
+    }
+    data.update(_inline_data(client, reverse("admin:blog_post_change", args=[post.pk])))
+    data.update(changes)
+    return data
+
+
+def _inline_data(client, url):
+    """Return the inlines' management forms and row ids as the page at `url` has them."""
+    data = {}
+    for inline in client.get(url).context["inline_admin_formsets"]:
+        formset = inline.formset
+        management = formset.management_form
+        for name, field in management.fields.items():
+            data[management.add_prefix(name)] = management.initial.get(name, field.initial)
+        for form in formset.initial_forms:
+            data[form.add_prefix(formset.model._meta.pk.name)] = form.instance.pk
+            data[form.add_prefix(formset.fk.name)] = formset.instance.pk
+    return data
+
+
+def _changelist_filter(response, title):
+    """Return {choice label: selected} of the changelist's filter named `title`."""
+    for spec in response.context["cl"].filter_specs:
+        if str(spec.title) == title:
+            return {str(choice["display"]): choice["selected"] for choice in spec.choices(response.context["cl"])}
+    raise AssertionError(f"no filter {title!r}")
+
+
+@pytest.mark.django_db
+def test_changelist_shows_the_first_image_as_a_thumbnail(admin_client, make_post):
+    make_post(title="With pictures", body='Text\n\n![one](/media/uploads/ab/first.png)\n\n<img src="/second.png">')
+    make_post(title="Only words", body="No picture here.")
+    html = admin_client.get(reverse("admin:blog_post_changelist")).content.decode()
+    assert html.count('class="kabar-thumb"') == 1
+    assert 'src="/media/uploads/ab/first.png"' in html
+    assert 'src="/second.png"' not in html
+
+
+@pytest.mark.django_db
+def test_tag_and_category_filters_show_counts_and_filter(admin_client, make_post, category):
+    make_post(title="Tagged twice", tags=["django", "python"], categories=[category])
+    make_post(title="Tagged once", tags=["django"])
+    make_post(title="Not tagged")
+    response = admin_client.get(reverse("admin:blog_post_changelist"))
+    assert _changelist_filter(response, "tags") == {"All": True, "django (2)": False, "python (1)": False}
+    # "-": the posts filed under no category.
+    assert _changelist_filter(response, "categories") == {"All": True, "TutorialBlogger (1)": False, "- (2)": False}
+
+    response = admin_client.get(reverse("admin:blog_post_changelist") + "?tag=python")
+    assert [post.title for post in response.context["cl"].result_list] == ["Tagged twice"]
+    assert _changelist_filter(response, "tags")["python (1)"] is True
+
+
+@pytest.mark.django_db
+def test_view_on_site_of_a_draft_is_its_permalink(admin_client, make_post):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    draft = make_post(status=Post.Status.DRAFT, permalink="/drafts-too/")
+    scheduled = make_post(date=timezone.now() + timedelta(days=3), permalink="/later/")
+    public = make_post(permalink="/out-there/")
+    for post, label in [(draft, "Preview on site"), (scheduled, "Preview on site"), (public, "View on site")]:
+        html = admin_client.get(reverse("admin:blog_post_change", args=[post.pk])).content.decode()
+        assert f'<a href="{post.permalink}" class="viewsitelink">{label}</a>' in html
+
+
+@pytest.mark.django_db
+def test_change_form_loads_the_unsaved_changes_script(admin_client, make_post):
+    html = admin_client.get(reverse("admin:blog_post_change", args=[make_post().pk])).content.decode()
+    assert 'src="/static/blog/admin/editor.js"' in html
+    assert 'href="/static/blog/admin/editor.css"' in html
+
+
+@pytest.mark.django_db
+def test_changing_the_slug_of_a_derived_permalink_redirects_the_old_url(admin_client, make_post):
+    from datetime import datetime
+
+    post = make_post(slug="first", date=datetime(2021, 5, 6, 7, 8, tzinfo=UTC), permalink="/2021/05/06/first/")
+    url = reverse("admin:blog_post_change", args=[post.pk])
+    response = admin_client.post(url, _change_form_data(admin_client, post, slug="second"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    post.refresh_from_db()
+    assert post.permalink == "/2021/05/06/second/"
+    assert dict(Redirect.objects.values_list("old_path", "post")) == {"/2021/05/06/first/": post.pk}
+
+
+@pytest.mark.django_db
+def test_an_own_permalink_stays_when_the_slug_changes(admin_client, make_post):
+    post = make_post(slug="first", permalink="/blog/first.html")
+    response = admin_client.post(
+        reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(admin_client, post, slug="second")
+    )
+    assert response.status_code == 302
+    post.refresh_from_db()
+    assert (post.slug, post.permalink) == ("second", "/blog/first.html")
+    assert not Redirect.objects.exists()
+
+    response = admin_client.post(
+        reverse("admin:blog_post_change", args=[post.pk]),
+        _change_form_data(admin_client, post, permalink="/blog/second.html"),
+    )
+    assert response.status_code == 302
+    assert dict(Redirect.objects.values_list("old_path", "post")) == {"/blog/first.html": post.pk}
+
+
+@pytest.mark.django_db
+def test_a_new_post_without_permalink_gets_one_from_date_and_slug(admin_client, author):
+    data = {
+        "title": "Hello",
+        "slug": "hello",
+        "permalink": "",
+        "body": "## Hi",
+        "excerpt": "",
+        "status": "draft",
+        "date_0": "2024-02-03",
+        "date_1": "10:00:00",
+        "author": author.pk,
+        "layout": "post",
+        "tags": "",
+        **_inline_data(admin_client, reverse("admin:blog_post_add")),
+    }
+    response = admin_client.post(reverse("admin:blog_post_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    post = Post.objects.get()
+    assert post.permalink == "/2024/02/03/hello/"
+    assert re.search(r"<h2[^>]*>Hi</h2>", post.body_html)
+
+
+def _queued_image_caching():
+    from django_tasks_db.models import DBTaskResult
+
+    return [
+        row.args_kwargs["args"][0]
+        for row in DBTaskResult.objects.filter(task_path="blog.tasks.cache_images_task", status="READY")
+    ]
+
+
+@pytest.mark.django_db
+def test_saving_in_the_admin_queues_image_caching_without_fetching(
+    admin_client, make_post, httpserver, django_capture_on_commit_callbacks, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    post = make_post(body=f"![x]({httpserver.url_for('/photo.png')})")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:blog_post_change", args=[post.pk]), _change_form_data(admin_client, post, title="Edited")
+        )
+    assert response.status_code == 302
+    assert _queued_image_caching() == [[post.pk]]
+    assert httpserver.log == []  # queued for a worker: nothing was downloaded during the request
+
+
+@pytest.mark.django_db
+def test_model_save_alone_queues_nothing(make_post, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        make_post(body="![x](http://example.com/a.png)")
+    assert callbacks == []
+    assert _queued_image_caching() == []
+
+
+@pytest.mark.django_db
+def test_bulk_recache_queues_one_task_and_fetches_nothing(
+    admin_client, make_post, httpserver, django_capture_on_commit_callbacks, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    posts = [make_post(body=f"![x]({httpserver.url_for(f'/{n}.png')})") for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            reverse("admin:blog_post_changelist"),
+            {"action": "recache_images", "_selected_action": [p.pk for p in posts[:2]]},
+            follow=True,
+        )
+    assert "Image caching queued for 2 posts" in response.content.decode()
+    assert _queued_image_caching() == [sorted(p.pk for p in posts[:2])]
+    assert httpserver.log == []
+
+
+@pytest.mark.django_db
+def test_bulk_rerender_renders_again_inline(admin_client, make_post):
+    stale, fresh = make_post(body="## Title"), make_post(body="plain")
+    Post.objects.filter(pk=stale.pk).update(body_html="<p>old</p>")
+    response = admin_client.post(
+        reverse("admin:blog_post_changelist"),
+        {"action": "rerender", "_selected_action": [stale.pk, fresh.pk]},
+        follow=True,
+    )
+    assert "2 posts re-rendered, 1 of them changed." in response.content.decode()
+    assert re.match(r"<h2[^>]*>Title</h2>", Post.objects.get(pk=stale.pk).body_html)

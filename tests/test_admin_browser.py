@@ -1,0 +1,220 @@
+"""An editor's session in headless Chromium: write, preview, upload, save a draft, publish."""
+
+import base64
+import functools
+import io
+import os
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connections
+from django.utils import timezone
+from PIL import Image
+
+from blog.models import Post
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = REPO / "screenshots"
+CHROMIUM = os.environ.get("KABAR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery staple"
+
+
+def png_bytes(size=(64, 48), color=(30, 120, 200)):
+    output = io.BytesIO()
+    Image.new("RGB", size, color).save(output, "PNG")
+    return output.getvalue()
+
+
+DROP_FILE = """
+([data, name, type]) => {
+    const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, {type}));
+    document.getElementById("id_body").dispatchEvent(
+        new DragEvent("drop", {dataTransfer: transfer, bubbles: true, cancelable: true})
+    );
+}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _allow_orm_beside_playwright(monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls here are plain sync
+    # code. Set for these tests only: subprocesses started by other tests must not inherit it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def closes_its_connections(test):
+    """Return `test` closing the database connections it opened, even when it fails."""
+
+    # Beside Playwright's event loop the test body gets database connections of its own, which
+    # pytest-django's teardown does not see; left open, PostgreSQL refuses to drop the test database.
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return wrapper
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def serve_media(route):
+    """Answer /media/… from default_storage: the test server, like production's, serves no media itself."""
+    name = route.request.url.split("/media/", 1)[1]
+    if not default_storage.exists(name):
+        route.fulfill(status=404, body="")
+        return
+    with default_storage.open(name) as stored:
+        route.fulfill(status=200, body=stored.read(), content_type="image/png")
+
+
+def new_context(browser, live_server, console_errors):
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, base_url=live_server.url)
+    context.route("**/media/**", serve_media)
+    context.on(
+        "page",
+        lambda page: (
+            page.on("console", lambda message: message.type == "error" and console_errors.append(message.text)),
+            page.on("pageerror", lambda error: console_errors.append(str(error))),
+        ),
+    )
+    return context
+
+
+@closes_its_connections
+def test_editor_session(browser, live_server, django_user_model, author, category):
+    from playwright.sync_api import expect
+
+    SCREENSHOTS.mkdir(exist_ok=True)
+    django_user_model.objects.create_superuser("editor", "editor@example.com", PASSWORD)
+    post = Post.objects.create(
+        title="Mengenal Microservices",
+        slug="mengenal-microservices",
+        date=timezone.now() - timedelta(days=2),
+        permalink="/2022/10/29/mengenal-microservices/",
+        author=author,
+        status=Post.Status.DRAFT,
+        body="An old body.",
+    )
+    post.categories.set([category])
+    default_storage.save("uploads/diagram.png", ContentFile(png_bytes((120, 80), (200, 80, 40))))
+    errors: list[str] = []
+    staff = new_context(browser, live_server, errors)
+    page = staff.new_page()
+
+    # Log in and open the post.
+    page.goto(f"/admin/login/?next=/admin/blog/post/{post.pk}/change/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    expect(page.locator("#id_title")).to_have_value("Mengenal Microservices")
+
+    # Type Markdown with a heading and an image reference: the preview follows.
+    editor, preview = page.locator("#id_body"), page.locator(".markdownx-preview")
+    editor.fill("")
+    editor.press_sequentially(
+        "## Fresh heading\n\nServices talk over **small, stable** interfaces.\n\n"
+        "A diagram: ![diagram](/media/uploads/diagram.png)\n\n"
+    )
+    expect(preview.locator("h2")).to_have_text("Fresh heading")
+    expect(preview.locator('img[src="/media/uploads/diagram.png"]')).to_have_count(1)
+
+    # Upload a PNG by dropping it on the editor: markdownx inserts the Markdown for it.
+    page.evaluate(DROP_FILE, [base64.b64encode(png_bytes()).decode(), "photo.png", "image/png"])
+    uploaded = re.compile(r"!\[\]\(/media/uploads/[0-9a-f]{2}/[0-9a-f]{64}\.png\)")
+    expect(editor).to_have_value(uploaded)
+    image_code = uploaded.search(editor.input_value()).group(0)
+    expect(preview.locator('img[src^="/media/uploads/"]')).to_have_count(2)
+    page.locator("#toggle-nav-sidebar").click()  # more room for the editor in the screenshot
+    page.locator(".field-body").scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "editor-preview.png"))
+    if os.environ.get("KABAR_DOCS_SCREENSHOTS"):  # refresh the README's picture on demand only
+        page.screenshot(path=str(REPO / "docs" / "editing.png"))
+    assert errors == []
+
+    # A file that is no image: a message above the editor, the text left as it was.
+    before = editor.input_value()
+    page.evaluate(DROP_FILE, [base64.b64encode(b"just words").decode(), "notes.txt", "image/png"])
+    expect(page.locator(".kabar-upload-error")).to_contain_text("'notes.txt' is not an image Kabar can read")
+    expect(editor).to_have_value(before)
+    page.screenshot(path=str(SCREENSHOTS / "editor-upload-refused.png"))
+    # The refused request is logged by Chromium (400) and by markdownx; nothing else may be.
+    assert all("400" in error or "Invalid response" in error for error in errors), errors
+    errors.clear()
+
+    # Leaving with unsaved changes asks first; staying keeps the page.
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.locator(".breadcrumbs a").first.click()
+    assert dialogs == ["beforeunload"]
+    assert page.url.endswith(f"/admin/blog/post/{post.pk}/change/")
+
+    # Save as draft with "Save and continue": no warning, the cursor comes back where it was.
+    editor.focus()
+    editor.press("End")
+    cursor = page.evaluate("document.getElementById('id_body').selectionStart")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    assert dialogs == ["beforeunload"]
+    expect(editor).to_be_focused()
+    assert page.evaluate("document.getElementById('id_body').selectionStart") == cursor
+    post.refresh_from_db()
+    assert post.status == "draft"
+    assert re.search(r"<h2[^>]*>Fresh heading</h2>", post.body_html)
+    assert image_code in post.body
+
+    # The draft: not found for readers, a preview at its permalink for staff.
+    anonymous = new_context(browser, live_server, errors)
+    reader = anonymous.new_page()
+    assert reader.goto(post.permalink).status == 404
+    # Chromium logs the 404 it was asked to fetch; nothing else may be logged.
+    assert errors == ["Failed to load resource: the server responded with a status of 404 (Not Found)"]
+    errors.clear()
+    response = page.goto(post.permalink)
+    assert response.status == 200
+    expect(page.locator("h1")).to_contain_text("Mengenal Microservices")
+    page.screenshot(path=str(SCREENSHOTS / "draft-preview.png"))
+
+    # Publish: readers see it.
+    page.goto(f"/admin/blog/post/{post.pk}/change/")
+    page.select_option("#id_status", "published")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+    expect(page.locator("img.kabar-thumb")).to_have_attribute("src", "/media/uploads/diagram.png")
+    page.screenshot(path=str(SCREENSHOTS / "changelist.png"))
+    response = reader.goto(post.permalink)
+    assert response.status == 200
+    expect(reader.locator("h1")).to_contain_text("Mengenal Microservices")
+    expect(reader.locator("h2", has_text="Fresh heading")).to_have_count(1)
+    reader.screenshot(path=str(SCREENSHOTS / "published.png"))
+
+    assert errors == []
+    anonymous.close()
+    staff.close()

@@ -1,0 +1,138 @@
+"""The editor's preview and upload endpoints answer only staff allowed to edit posts, with CSRF."""
+
+import io
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+
+XHR = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+
+
+def png_upload(name="photo.png", size=(30, 20)):
+    output = io.BytesIO()
+    Image.new("RGB", size, "green").save(output, "PNG")
+    return SimpleUploadedFile(name, output.getvalue(), content_type="image/png")
+
+
+def stored_files(media_root):
+    return [path for path in media_root.rglob("*") if path.is_file()]
+
+
+def make_user(django_user_model, username, *, staff, permissions=()):
+    user = django_user_model.objects.create_user(username, is_staff=staff)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="blog", codename__in=permissions))
+    return user
+
+
+@pytest.fixture
+def editor_client(client, django_user_model):
+    client.force_login(make_user(django_user_model, "editor", staff=True, permissions=["change_post"]))
+    return client
+
+
+def test_the_widget_finds_our_endpoints_by_markdownx_url_names():
+    assert reverse("markdownx_upload") == "/markdownx/upload/"
+    assert reverse("markdownx_markdownify") == "/markdownx/markdownify/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("who", "permissions"),
+    [("anonymous", None), ("reader", []), ("staff without permission", []), ("staff who may only view", ["view_post"])],
+)
+def test_outsiders_get_403_and_nothing_is_stored(client, django_user_model, _media_root, who, permissions):
+    if permissions is not None:
+        staff = who.startswith("staff")
+        client.force_login(make_user(django_user_model, "someone", staff=staff, permissions=permissions))
+
+    preview = client.post(reverse("markdownx_markdownify"), {"content": "## Secret"}, **XHR)
+    upload = client.post(reverse("markdownx_upload"), {"image": png_upload()}, **XHR)
+
+    for response in (preview, upload):
+        assert response.status_code == 403
+        assert "error" in response.json()
+        assert b"<h2" not in response.content
+    assert stored_files(_media_root) == []
+
+
+@pytest.mark.django_db
+def test_get_is_not_allowed(editor_client):
+    assert editor_client.get(reverse("markdownx_markdownify")).status_code == 405
+
+
+@pytest.mark.django_db
+def test_preview_is_the_public_rendering_sanitized(editor_client):
+    body = "## Heading\n\nSome *text*.\n\n<script>alert(1)</script>"
+    response = editor_client.post(reverse("markdownx_markdownify"), {"content": body}, **XHR)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r"<h2[^>]*>Heading</h2>", html)
+    assert "<em>text</em>" in html
+    assert "<script" not in html
+    assert response["Cache-Control"].startswith("max-age=0")
+
+
+@pytest.mark.django_db
+def test_staff_who_may_only_add_posts_may_use_the_editor(client, django_user_model):
+    client.force_login(make_user(django_user_model, "writer", staff=True, permissions=["add_post"]))
+    response = client.post(reverse("markdownx_markdownify"), {"content": "hi"}, **XHR)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_upload_answers_what_markdownx_inserts(editor_client, _media_root):
+    response = editor_client.post(reverse("markdownx_upload"), {"image": png_upload()}, **XHR)
+    assert response.status_code == 200
+    image_code = response.json()["image_code"]
+    match = re.fullmatch(r"!\[\]\(/media/uploads/([0-9a-f]{2})/(\1[0-9a-f]{62})\.png\)", image_code)
+    assert match, image_code
+    files = stored_files(_media_root)
+    assert [path.name for path in files] == [f"{match.group(2)}.png"]
+    assert Image.open(files[0]).size == (30, 20)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (SimpleUploadedFile("notes.txt", b"just some words", content_type="image/png"), "'notes.txt' is not an image"),
+        (None, "No image was uploaded."),
+    ],
+)
+def test_refused_upload_is_a_400_with_a_message_for_the_editor(editor_client, _media_root, upload, message):
+    data = {"image": upload} if upload else {}
+    response = editor_client.post(reverse("markdownx_upload"), data, **XHR)
+    assert response.status_code == 400
+    assert response.json()["image"][0].startswith(message)
+    assert stored_files(_media_root) == []
+
+
+@pytest.mark.django_db
+def test_oversized_upload_is_refused_before_decoding(editor_client, settings, _media_root):
+    settings.UPLOAD_MAX_BYTES = 100
+    response = editor_client.post(reverse("markdownx_upload"), {"image": png_upload("big.png", (300, 300))}, **XHR)
+    assert response.status_code == 400
+    assert "'big.png' is" in response.json()["image"][0]
+    assert "images up to 100\xa0bytes are accepted" in response.json()["image"][0]
+    assert stored_files(_media_root) == []
+
+
+@pytest.mark.django_db
+def test_csrf_is_enforced(django_user_model, _media_root):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user(django_user_model, "editor", staff=True, permissions=["change_post"]))
+
+    refused = client.post(reverse("markdownx_upload"), {"image": png_upload()}, **XHR)
+    assert refused.status_code == 403
+    assert stored_files(_media_root) == []
+
+    client.get(reverse("admin:blog_post_changelist"))  # sets the CSRF cookie, as any admin page does
+    token = client.cookies["csrftoken"].value
+    accepted = client.post(reverse("markdownx_upload"), {"image": png_upload(), "csrfmiddlewaretoken": token}, **XHR)
+    assert accepted.status_code == 200
+    assert len(stored_files(_media_root)) == 1
