@@ -1,5 +1,6 @@
 """Media on S3-compatible object storage: the image cache and uploads against moto's S3 server."""
 
+import io
 import re
 import socket
 import subprocess
@@ -110,3 +111,18 @@ def test_failed_image_leaves_nothing_in_the_bucket(s3_storage, httpserver, make_
     result = cache_images(posts=[post])
     assert len(result.failed) == 1
     assert _keys(s3_storage) == []
+
+
+@pytest.mark.django_db
+def test_files_in_the_bucket_count_as_local_not_remote(s3_storage, httpserver, make_post):
+    from blog.images.discovery import is_local
+
+    name = default_storage.save("uploads/ab/abc.png", io.BytesIO(image_bytes("PNG", (20, 20))))
+    uploaded = default_storage.url(name)
+    assert uploaded.startswith(f"{s3_storage.meta.endpoint_url}/{BUCKET}/")
+    assert is_local(uploaded)
+    assert not is_local(httpserver.url_for("/elsewhere.png"))
+    post = make_post(body=f"![upload]({uploaded})")
+    result = cache_images(posts=[post])
+    assert (result.cached, result.failed, result.refused) == ([], [], [])
+    assert RemoteImage.objects.count() == 0

@@ -54,6 +54,8 @@ def test_security_headers_and_content_security_policy(client):
     assert directives["object-src"] == "'none'"
     assert directives["frame-ancestors"] == "'none'"
     assert "'unsafe-inline'" not in directives["script-src"]
+    assert directives["style-src"] == "'self'"  # no <style> elements
+    assert directives["style-src-attr"] == "'unsafe-inline'"  # sanitized style="" attributes
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert response["X-Frame-Options"] == "DENY"

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".png", ".gif", ".webp", ".avif")
 SRC_ATTRIBUTES = ("data-lazy-src", "data-src", "data-original", "src")
@@ -85,7 +86,11 @@ def is_local(url: str) -> bool:
     if url.startswith(media_url):
         return True
     site_url = getattr(settings, "SITE_URL", "")
-    return bool(site_url) and url.startswith(site_url.rstrip("/") + "/" + media_url.lstrip("/"))
+    if site_url and url.startswith(site_url.rstrip("/") + "/" + media_url.lstrip("/")):
+        return True
+    # On object storage the files' addresses are the bucket's (or its CDN's), not MEDIA_URL.
+    storage_base = default_storage.url("x")[:-1]
+    return storage_base.startswith(("http://", "https://")) and url.startswith(storage_base)
 
 
 def absolute_url(url: str, *, base_url: str = "") -> str:
