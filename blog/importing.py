@@ -7,11 +7,13 @@ up once per run and cached. Each file is then written in its own transaction.
 """
 
 import hashlib
+import multiprocessing
 import os
 import time
 import traceback
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -22,7 +24,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from taggit.models import Tag, TaggedItem
 
-from blog import frontmatter
+from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.frontmatter import FrontMatterError, PostFields
 from blog.models import Author, Category, Post
@@ -74,6 +76,7 @@ class SourceFile:
     data: bytes | None = None
     error: str = ""
     listed: bool = False
+    rendered: "rendering.Rendered | None" = None  # made by the parallel renderer, when it ran
 
 
 @dataclass
@@ -264,6 +267,46 @@ def _batches(items: Iterable[SourceFile], size: int) -> Iterator[list[SourceFile
         yield batch
 
 
+# Below this many files to write in a batch, rendering in the importing process is cheaper
+# than handing the bodies to other processes.
+PARALLEL_RENDER_MIN_FILES = 64
+
+
+class _ParallelRenderer:
+    """Render post bodies on every core while the importing process writes to the database.
+
+    Rendering is most of an import's cost and is pure (text in, HTML out), so it runs in a
+    pool of worker processes, started once per import, one batch ahead of the writes. The
+    workers read their settings from the environment (DJANGO_SETTINGS_MODULE), as every Kabar
+    process does.
+    """
+
+    def __init__(self) -> None:
+        self.workers = os.cpu_count() or 1
+        self.pool: ProcessPoolExecutor | None = None
+
+    def submit(self, items: list[tuple[str, str]]) -> list[Future] | None:
+        """Start rendering each (body, excerpt); None when each save had better render its own."""
+        if self.workers < 2 or len(items) < PARALLEL_RENDER_MIN_FILES:
+            return None
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return [self.pool.submit(rendering.render_pair, item) for item in items]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+@dataclass
+class _Batch:
+    """A batch of files read and parsed, waiting to be written."""
+
+    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]]
+    hashes: dict[int, str]
+    rendering: list[Future] | None = None
+
+
 def import_paths(
     paths: Iterable[str | os.PathLike],
     *,
@@ -274,30 +317,9 @@ def import_paths(
     started = time.perf_counter()
     result = ImportResult()
     lookups = _Lookups(dry_run=dry_run)
-    for batch in _batches(iter_files(paths), BATCH_SIZE):
-        with batched_changes():  # readers' cached pages go stale once per batch, not per post
-            _import_batch(batch, lookups=lookups, result=result, dry_run=dry_run, progress=progress)
-        if settings.DEBUG and not connection.force_debug_cursor:
-            # With DEBUG on Django keeps the last 9,000 queries, each INSERT with its post's body and
-            # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
-            connection.queries_log.clear()
-    result.seconds = time.perf_counter() - started
-    return result
+    renderer = _ParallelRenderer()
 
-
-def _import_batch(
-    batch: list[SourceFile],
-    *,
-    lookups: _Lookups,
-    result: ImportResult,
-    dry_run: bool,
-    progress: Callable[[str, str], None] | None,
-) -> None:
-    hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in batch if item.data is not None}
-    known = lookups.hashes
-    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
-
-    def done(item: SourceFile, outcome: str, reason: str = "") -> None:
+    def report(item: SourceFile, outcome: str, reason: str = "") -> None:
         if outcome == FAILED:
             result.failed += 1
             result.failures.append((item.label, reason))
@@ -308,11 +330,43 @@ def _import_batch(
         if progress is not None:
             progress(item.label, outcome)
 
-    for item in batch:
+    def write(batch: _Batch) -> None:
+        with batched_changes():  # readers' cached pages go stale once per batch, not per post
+            _write_parsed(batch, lookups=lookups, result=result, dry_run=dry_run, report=report)
+        if settings.DEBUG and not connection.force_debug_cursor:
+            # With DEBUG on Django keeps the last 9,000 queries, each INSERT with its post's body and
+            # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
+            connection.queries_log.clear()
+
+    waiting: _Batch | None = None
+    try:
+        for files in _batches(iter_files(paths), BATCH_SIZE):
+            batch = _parse_batch(files, known=lookups.hashes, report=report)
+            if not dry_run and batch.parsed:
+                batch.rendering = renderer.submit(
+                    [(source.body, fields.excerpt) for _i, source, fields in batch.parsed]
+                )
+            # The workers render this batch while the previous one is written.
+            if waiting is not None:
+                write(waiting)
+            waiting = batch
+        if waiting is not None:
+            write(waiting)
+    finally:
+        renderer.close()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[..., None]) -> _Batch:
+    """Read and parse a batch; report the files that fail, are skipped or are unchanged."""
+    hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in files if item.data is not None}
+    parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
+    for item in files:
         if item.error:
-            done(item, FAILED, item.error)
+            report(item, FAILED, item.error)
         elif hashes[id(item)] in known:
-            done(item, UNCHANGED)
+            report(item, UNCHANGED)
         else:
             try:
                 source = frontmatter.parse(item.data)
@@ -320,13 +374,20 @@ def _import_batch(
             except FrontMatterError as exc:
                 # In a folder, a file that does not start with front matter is not a post (README.md).
                 if not item.listed and not item.data.startswith((b"---", b"\xef\xbb\xbf---")):
-                    done(item, "skipped")
+                    report(item, "skipped")
                 else:
-                    done(item, FAILED, str(exc))
+                    report(item, FAILED, str(exc))
                 continue
             parsed.append((item, source, fields))
         item.data = None  # stream: let the bytes go as soon as they are parsed
+    return _Batch(parsed, hashes)
 
+
+def _write_parsed(
+    batch: _Batch, *, lookups: _Lookups, result: ImportResult, dry_run: bool, report: Callable[..., None]
+) -> None:
+    """Write a parsed batch (or, in a dry run, find out what would happen) and report each file."""
+    parsed, hashes = batch.parsed, batch.hashes
     if dry_run:
         index = _index_for([fields for _item, _source, fields in parsed])
         outcomes = [
@@ -334,13 +395,17 @@ def _import_batch(
             for item, source, fields in parsed
         ]
     elif parsed:
+        if batch.rendering is not None:
+            for (item, _source, _fields), future in zip(parsed, batch.rendering, strict=True):
+                item.rendered = future.result()
         outcomes = _write_batch(parsed, hashes, lookups=lookups, result=result)
     else:
         outcomes = []
     for item, outcome, reason in outcomes:
         if outcome in (CREATED, UPDATED):
             lookups.hashes.add(hashes[id(item)])
-        done(item, outcome, reason)
+        item.rendered = None
+        report(item, outcome, reason)
 
 
 def _write_batch(
@@ -457,12 +522,16 @@ def _import_one(
     tag_ids = lookups.tag_ids(fields.tags)
     if row is None:
         post = Post(**values)
+        if item.rendered is not None:
+            post.render(rendered=item.rendered)
         post.save()
         links.add(post.pk, category_ids, tag_ids)
     else:
         post = Post.objects.get(pk=row.pk)
         for name, value in values.items():
             setattr(post, name, value)
+        if item.rendered is not None:
+            post.render(rendered=item.rendered)
         post.save()
         _set_relations(post.pk, category_ids, tag_ids, lookups)
     _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug))

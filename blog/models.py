@@ -1,5 +1,6 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -12,6 +13,9 @@ from markdownx.models import MarkdownxField
 from taggit.managers import TaggableManager
 
 from blog.fields import OrderedJSONField
+
+if TYPE_CHECKING:
+    from blog import rendering
 
 
 def validate_path(value: str) -> None:
@@ -218,12 +222,17 @@ class Post(models.Model):
     def is_scheduled(self) -> bool:
         return self.status == self.Status.PUBLISHED and self.date > timezone.now()
 
-    def render(self) -> None:
-        """Render `body` into the stored HTML, table of contents, summary and counts."""
+    def render(self, *, rendered: "rendering.Rendered | None" = None) -> None:
+        """Render `body` into the stored HTML, table of contents, summary and counts.
+
+        `rendered`: the renderer's output for this body and excerpt, made elsewhere (the
+        importer renders in parallel processes).
+        """
         from blog import rendering
         from blog.images.rewriting import rewrite_html
 
-        rendered = rendering.render_post(self.body, excerpt=self.excerpt)
+        if rendered is None:
+            rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
         self.body_html = rewrite_html(rendered.html, base_url=self.guid)
         self.toc = rendered.toc

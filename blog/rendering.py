@@ -878,6 +878,12 @@ def render_post(body: str, *, excerpt: str = "") -> Rendered:
     )
 
 
+def render_pair(item: tuple[str, str]) -> Rendered:
+    """Return `render_post(body, excerpt=excerpt)` for a `(body, excerpt)` pair (a process pool's task)."""
+    body, excerpt = item
+    return render_post(body, excerpt=excerpt)
+
+
 def render(body: str) -> str:
     """Return `body` rendered to sanitized HTML (also the markdownx preview function)."""
     return render_post(body).html

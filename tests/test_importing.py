@@ -335,3 +335,33 @@ def test_progress_is_called_once_per_file(corpus_dir):
 
 def test_corpus_reads_every_file_of_the_corpus():
     assert len(list(CORPUS.glob("*.md"))) == 23
+
+
+@pytest.mark.django_db
+def test_large_batches_render_in_worker_processes_exactly_as_in_process(tmp_path, monkeypatch):
+    from blog import importing
+
+    submitted = []
+    real_submit = importing._ParallelRenderer.submit
+    monkeypatch.setattr(
+        importing._ParallelRenderer,
+        "submit",
+        lambda self, items: submitted.append(futures := real_submit(self, items)) or futures,
+    )
+    body = (
+        "## Heading {n}\n\n<div>Some *emphasis* and **bold** inside a div.</div>\n\n"
+        '[caption]<img src="/a.png"> Cap[/caption]\n'
+    )
+    count = importing.PARALLEL_RENDER_MIN_FILES + 6
+    for n in range(count):
+        (tmp_path / f"2024-02-03-post-{n}.md").write_text(
+            f"---\ntitle: Post {n}\npermalink: /p/{n}/\n---\n" + body.format(n=n), encoding="utf-8"
+        )
+    result = import_paths([tmp_path])
+    assert result.created == count
+    assert submitted and submitted[0] is not None  # the batch went to the worker processes
+    for post in Post.objects.all():
+        stored = (post.body_html, post.toc, post.summary, post.word_count)
+        post.render()
+        assert stored == (post.body_html, post.toc, post.summary, post.word_count)
+        assert "<em>emphasis</em>" in post.body_html and "<figcaption>" in post.body_html

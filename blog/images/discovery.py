@@ -160,12 +160,15 @@ class Tag:
         return next((value or "" for key, value in self.attrs if key == name), "")
 
 
+_NEWLINE = re.compile("\n")
+
+
 class _TagScanner(HTMLParser):
     """Collect <img>, <source> and image-wrapping <a> start tags with their exact positions."""
 
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
-        self.line_starts = [0] + [index + 1 for index, char in enumerate(text) if char == "\n"]
+        self.line_starts = [0] + [match.end() for match in _NEWLINE.finditer(text)]
         self.tags: list[Tag] = []
         self.link: Tag | None = None
         self.picture_depth = 0

@@ -5,11 +5,19 @@ shows a broken local link. Everything but the rewritten start tags is left byte 
 """
 
 import html as html_lib
+import re
 from dataclasses import dataclass, field
 
 from django.core.files.storage import default_storage
 
-from blog.images.discovery import LAZY_ATTRIBUTES, ElementImages, Tag, element_images, scan_html
+from blog.images.discovery import (
+    LAZY_ATTRIBUTES,
+    ElementImages,
+    Tag,
+    absolute_url,
+    element_images,
+    scan_html,
+)
 from blog.images.specs import FORMATS, WEBP
 
 # The src for browsers that ignore srcset: a mid-size file, not the largest.
@@ -163,15 +171,31 @@ def rewrite_with(html: str, *, found: list[tuple[Tag, ElementImages]], cached: d
     return "".join(parts)
 
 
+# Every URL an attribute of sanitized HTML can name (nh3 writes attribute values in double quotes).
+_URL_ATTRIBUTE = re.compile(r'\s(?:src|href|srcset|data-[\w-]*src(?:set)?)="([^"]*)"', re.IGNORECASE)
+
+
+def _named_urls(html: str, *, base_url: str) -> list[str]:
+    """Return every absolute URL the attributes of `html` name (srcset candidates included)."""
+    urls = []
+    for value in _URL_ATTRIBUTE.findall(html):
+        for candidate in value.split(","):
+            url = absolute_url(candidate.strip().split(" ")[0], base_url=base_url)
+            if url:
+                urls.append(url)
+    return list(dict.fromkeys(urls))
+
+
 def rewrite_html(html: str, *, base_url: str = "") -> str:
     """Return `html` with its cached images pointed at local files (one query; none without images)."""
     lowered = html.lower()
     if "<img" not in lowered and "<source" not in lowered:
         return html
-    found = [(tag, element_images(tag, base_url=base_url)) for tag in scan_html(html)]
-    masters = list(dict.fromkeys(images.shown_master for _tag, images in found if images.shown_master))
-    if not masters:
+    # A master is always a URL the page names (discovery never guesses one), so the cached
+    # images among the named URLs are all rewriting can use. Most pages have none: a new
+    # import, images not fetched yet. Then the page is not parsed at all.
+    cached = load_cached_images(urls=_named_urls(html, base_url=base_url))
+    if not cached:
         return html
-    linked = [master for _tag, images in found for master in images.masters.values()]
-    cached = load_cached_images(urls=list(dict.fromkeys(masters + linked)))
-    return rewrite_with(html, found=found, cached=cached) if cached else html
+    found = [(tag, element_images(tag, base_url=base_url)) for tag in scan_html(html)]
+    return rewrite_with(html, found=found, cached=cached)
