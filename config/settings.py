@@ -173,7 +173,7 @@ LOGGING = {
 }
 
 # Background work (image caching). "database": a queue in the database that any number of
-# `manage.py db_worker` processes share; "immediate": run the work inline, in the caller.
+# `manage.py run_worker` processes share; "immediate": run the work inline, in the caller.
 TASKS_BACKEND = os.environ.get("TASKS_BACKEND", "database")
 _TASKS_MODULE = "django.tasks" if DJANGO_6 else "django_tasks"
 TASKS = {
