@@ -34,35 +34,32 @@ def first_image_url(*, body_html: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
+class PostCountMixin:
+    """A sortable column with the number of posts, counted in the changelist's own query."""
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(post_count=Count("posts"))
+
+    @admin.display(description=_("posts"), ordering="post_count")
+    def post_count(self, obj):
+        return obj.post_count
+
+
 @admin.register(Author)
-class AuthorAdmin(admin.ModelAdmin):
+class AuthorAdmin(PostCountMixin, admin.ModelAdmin):
     list_display = ["name", "display_name", "slug", "email", "post_count"]
     search_fields = ["name", "display_name", "slug", "email"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["user"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(post_count=Count("posts"))
-
-    @admin.display(description=_("posts"), ordering="post_count")
-    def post_count(self, obj):
-        return obj.post_count
-
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(PostCountMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "parent", "post_count"]
     list_select_related = ["parent"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["parent"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(post_count=Count("posts"))
-
-    @admin.display(description=_("posts"), ordering="post_count")
-    def post_count(self, obj):
-        return obj.post_count
 
 
 class TagListFilter(admin.SimpleListFilter):

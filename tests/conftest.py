@@ -1,6 +1,8 @@
 """Shared fixtures: a private media folder and cache per test, and small post factories."""
 
 import itertools
+import os
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -125,3 +127,32 @@ def sample_post(make_post, category):
 def httpserver_listen_address():
     """Serve pytest-httpserver on 127.0.0.1 itself: 'localhost' may also resolve to ::1."""
     return ("127.0.0.1", 0)
+
+
+# Debian's Chromium, driven by Playwright, for the browser tests (scripts/install-browser.sh).
+CHROMIUM = os.environ.get("KABAR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Return a headless Chromium browser (Playwright driving Debian's chromium)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run scripts/install-browser.sh or set KABAR_CHROMIUM")
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are plain
+    # sync code. Set for these tests only: subprocesses other tests start must not inherit it.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
