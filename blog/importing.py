@@ -7,6 +7,7 @@ up once per run and cached. Each file is then written in its own transaction.
 """
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import time
@@ -14,6 +15,7 @@ import traceback
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,12 +29,14 @@ from taggit.models import Tag, TaggedItem
 from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.frontmatter import FrontMatterError, PostFields
-from blog.models import Author, Category, Post
+from blog.models import Author, Category, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 # Folders of a Jekyll site that hold templates and build output, not posts.
 SKIPPED_FOLDERS = {"_layouts", "_includes", "_site", "_data", "_sass", "node_modules"}
 BATCH_SIZE = 200
+
+logger = logging.getLogger(__name__)
 
 CREATED = "created"
 UPDATED = "updated"
@@ -96,6 +100,9 @@ class _Index:
         self.by_guid: dict[str, _Row] = {}
         self.by_permalink: dict[str, _Row] = {}
         self.by_slug: dict[str, list[_Row]] = {}
+        # Whether any remote image is cached at all: when none is, a new post's HTML has
+        # nothing to point at local files, and rendering skips the look-up.
+        self.any_cached_images = True
 
     def add(self, row: _Row) -> None:
         if row.source_id is not None:
@@ -293,6 +300,20 @@ class _ParallelRenderer:
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
         return [self.pool.submit(rendering.render_pair, item) for item in items]
 
+    def results(self, futures: list[Future]) -> list[rendering.Rendered | None]:
+        """Return what the workers rendered; None for each body when the pool broke down.
+
+        A pool cannot start, for one, when the importing program is a script without an
+        `if __name__ == "__main__":` guard. Each save then renders its own body, as in a
+        small import: slower, never wrong.
+        """
+        try:
+            return [future.result() for future in futures]
+        except BrokenProcessPool:
+            logger.warning("import: the render worker processes stopped; rendering in this process")
+            self.workers = 1
+            return [None] * len(futures)
+
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
@@ -332,7 +353,7 @@ def import_paths(
 
     def write(batch: _Batch) -> None:
         with batched_changes():  # readers' cached pages go stale once per batch, not per post
-            _write_parsed(batch, lookups=lookups, result=result, dry_run=dry_run, report=report)
+            _write_parsed(batch, lookups=lookups, result=result, dry_run=dry_run, report=report, renderer=renderer)
         if settings.DEBUG and not connection.force_debug_cursor:
             # With DEBUG on Django keeps the last 9,000 queries, each INSERT with its post's body and
             # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
@@ -384,7 +405,13 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
 
 
 def _write_parsed(
-    batch: _Batch, *, lookups: _Lookups, result: ImportResult, dry_run: bool, report: Callable[..., None]
+    batch: _Batch,
+    *,
+    lookups: _Lookups,
+    result: ImportResult,
+    dry_run: bool,
+    report: Callable[..., None],
+    renderer: _ParallelRenderer,
 ) -> None:
     """Write a parsed batch (or, in a dry run, find out what would happen) and report each file."""
     parsed, hashes = batch.parsed, batch.hashes
@@ -396,8 +423,8 @@ def _write_parsed(
         ]
     elif parsed:
         if batch.rendering is not None:
-            for (item, _source, _fields), future in zip(parsed, batch.rendering, strict=True):
-                item.rendered = future.result()
+            for (item, _source, _fields), output in zip(parsed, renderer.results(batch.rendering), strict=True):
+                item.rendered = output
         outcomes = _write_batch(parsed, hashes, lookups=lookups, result=result)
     else:
         outcomes = []
@@ -489,6 +516,7 @@ def _index_for(fields_list: list[PostFields]) -> _Index:
     ).values_list("pk", "source_id", "guid", "permalink", "slug")
     for row in rows:
         index.add(_Row(*row))
+    index.any_cached_images = RemoteImage.objects.filter(status=RemoteImage.Status.CACHED).exists()
     return index
 
 
@@ -523,7 +551,7 @@ def _import_one(
     if row is None:
         post = Post(**values)
         if item.rendered is not None:
-            post.render(rendered=item.rendered)
+            post.render(rendered=item.rendered, cached_images=index.any_cached_images)
         post.save()
         links.add(post.pk, category_ids, tag_ids)
     else:
@@ -531,7 +559,7 @@ def _import_one(
         for name, value in values.items():
             setattr(post, name, value)
         if item.rendered is not None:
-            post.render(rendered=item.rendered)
+            post.render(rendered=item.rendered, cached_images=index.any_cached_images)
         post.save()
         _set_relations(post.pk, category_ids, tag_ids, lookups)
     _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug))

@@ -222,11 +222,12 @@ class Post(models.Model):
     def is_scheduled(self) -> bool:
         return self.status == self.Status.PUBLISHED and self.date > timezone.now()
 
-    def render(self, *, rendered: "rendering.Rendered | None" = None) -> None:
+    def render(self, *, rendered: "rendering.Rendered | None" = None, cached_images: bool = True) -> None:
         """Render `body` into the stored HTML, table of contents, summary and counts.
 
         `rendered`: the renderer's output for this body and excerpt, made elsewhere (the
-        importer renders in parallel processes).
+        importer renders in parallel processes). `cached_images=False`: the caller knows no
+        image is cached yet, so there is nothing to look up.
         """
         from blog import rendering
         from blog.images.rewriting import rewrite_html
@@ -234,7 +235,7 @@ class Post(models.Model):
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.guid)
+        self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -272,7 +273,10 @@ class Post(models.Model):
         if not adding and old == self.permalink:
             return
         # A path that is a post's permalink again must reach that post, not redirect away.
-        Redirect.objects.filter(old_path=self.permalink).delete()
+        # (exists() first: most saves find none, and delete() would fetch the rows to collect them.)
+        shadowed = Redirect.objects.filter(old_path=self.permalink)
+        if shadowed.exists():
+            shadowed.delete()
         if old and old != self.permalink:
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
 

@@ -365,3 +365,24 @@ def test_large_batches_render_in_worker_processes_exactly_as_in_process(tmp_path
         post.render()
         assert stored == (post.body_html, post.toc, post.summary, post.word_count)
         assert "<em>emphasis</em>" in post.body_html and "<figcaption>" in post.body_html
+
+
+@pytest.mark.django_db
+def test_large_import_points_posts_at_images_already_cached(tmp_path):
+    from blog import importing
+    from blog.models import RemoteImage
+
+    url = "https://cdn.example.com/shared.png"
+    RemoteImage.objects.create(
+        url=url, status="cached", width=640, height=480, format="PNG", original="images/ab/abc/original.png"
+    )
+    count = importing.PARALLEL_RENDER_MIN_FILES + 1
+    for n in range(count):
+        (tmp_path / f"2024-02-03-img-{n}.md").write_text(
+            f"---\ntitle: Img {n}\npermalink: /img/{n}/\n---\n![shared]({url})\n", encoding="utf-8"
+        )
+    assert import_paths([tmp_path]).created == count
+    for html in Post.objects.values_list("body_html", flat=True):
+        assert "/media/images/ab/abc/original.png" in html
+        assert f'src="{url}"' not in html
+        assert 'width="640"' in html
