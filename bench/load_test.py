@@ -281,8 +281,8 @@ def main() -> int:
         f"feed) · gunicorn 4 workers · PostgreSQL + Redis · 127.0.0.1"
     )
     print(f"requests {requests} · {rps:.0f} req/s · p50 {p50:.1f} ms · p99 {p99:.1f} ms")
-    print(f"errors: non-2xx/3xx {non_2xx}, socket {socket_total} (in flight at the kill: at most 1 per connection "
-          f"the killed worker held)")  # fmt: skip
+    print(f"errors: non-2xx/3xx {non_2xx}, socket {socket_total} (allowed: the one request the killed sync "
+          f"worker was serving)")  # fmt: skip
     print(f"image server requests: {image_counts['requests']} for {IMAGES} images")
     if "requeued" in replacement.stderr:
         print("replacement worker: " + next(line for line in replacement.stderr.splitlines() if "requeued" in line))
