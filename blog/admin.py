@@ -34,6 +34,20 @@ def first_image_url(*, body_html: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
+# What the import brought along, shown read-only in a collapsed fieldset.
+SOURCE_FIELDS = [
+    "source_id",
+    "guid",
+    "blogger_blog",
+    "blogger_author",
+    "blogger_internal",
+    "front_matter_display",
+    "source_path",
+    "created_at",
+    "updated_at",
+]
+
+
 class PostCountMixin:
     """A sortable column with the number of posts, counted in the changelist's own query."""
 
@@ -154,17 +168,7 @@ class PostAdmin(admin.ModelAdmin):
     autocomplete_fields = ["author", "categories"]
     formfield_overrides = {MarkdownxField: {"widget": AdminMarkdownxWidget}}
     actions = ["publish", "unpublish", "rerender", "recache_images"]
-    readonly_fields = [
-        "source_id",
-        "guid",
-        "blogger_blog",
-        "blogger_author",
-        "blogger_internal",
-        "front_matter_display",
-        "source_path",
-        "created_at",
-        "updated_at",
-    ]
+    readonly_fields = SOURCE_FIELDS
     fieldsets = [
         (None, {"fields": ["title", "slug", "permalink", "body", "excerpt"]}),
         (_("Publishing"), {"fields": ["status", "date", "modified", "author", "layout", "categories", "tags"]}),
@@ -172,17 +176,7 @@ class PostAdmin(admin.ModelAdmin):
             _("Source"),
             {
                 "classes": ["collapse"],
-                "fields": [
-                    "source_id",
-                    "guid",
-                    "blogger_blog",
-                    "blogger_author",
-                    "blogger_internal",
-                    "front_matter_display",
-                    "source_path",
-                    "created_at",
-                    "updated_at",
-                ],
+                "fields": SOURCE_FIELDS,
             },
         ),
     ]
