@@ -34,8 +34,9 @@ DRAFT = "draft"
 PUBLISHED = "published"
 # The exporter's key order, used for posts that never had a file (created in the admin).
 EXPORTER_KEY_ORDER = ("id", "title", "date", "author", "excerpt", "layout", "guid", "permalink")
-# WordPress post statuses that are not visible to readers.
-_DRAFT_STATUSES = {"draft", "pending", "private", "auto-draft", "trash", "inherit"}
+# WordPress post statuses that are not visible to readers: only "publish" is ("future" is
+# WordPress's scheduled post, which its cron publishes; Kabar leaves that to an editor).
+_DRAFT_STATUSES = {"draft", "pending", "private", "future", "auto-draft", "trash", "inherit"}
 
 _OPENING = re.compile(r"---[ \t]*(\r\n|\n|\r)")
 _CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r\n|\n|\r|\Z)", re.MULTILINE)
@@ -517,6 +518,9 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         take("status", "status")
         if str(fm["status"]).strip().lower() in _DRAFT_STATUSES:
             status = DRAFT
+    if fm.get("post_password") not in (None, ""):
+        # A password-protected WordPress post is never shown to readers (the key stays kept as is).
+        status = DRAFT
 
     slug = ""
     if isinstance(fm.get("slug"), str | int) and make_slug(str(fm["slug"])):

@@ -6,6 +6,7 @@ the others are about (by id, guid, permalink, slug). Authors, categories and tag
 up once per run and cached. Each file is then written in its own transaction.
 """
 
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -13,6 +14,7 @@ import os
 import time
 import traceback
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,12 +28,13 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from taggit.models import Tag, TaggedItem
 
-from blog import frontmatter, rendering
+from blog import frontmatter, rendering, xml_exports
 from blog.caching import batched_changes
 from blog.frontmatter import FrontMatterError, PostFields
 from blog.models import Author, Category, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
+EXPORT_SUFFIXES = {".xml", ".atom"}
 # Folders of a Jekyll site that hold templates and build output, not posts.
 SKIPPED_FOLDERS = {"_layouts", "_includes", "_site", "_data", "_sass", "node_modules"}
 BATCH_SIZE = 200
@@ -54,6 +57,10 @@ class ImportResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # What WordPress and Blogger exports held: posts, pages, comments, attachments, menu items…
+    contents: Counter = field(default_factory=Counter)
+    skipped_types: Counter = field(default_factory=Counter)
+    exports: int = 0
 
     @property
     def total(self) -> int:
@@ -65,10 +72,19 @@ class ImportResult:
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
-        return (
+        line = (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
             f"failed {self.failed} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s ({self.rate:.0f} posts/s)"
         )
+        if self.exports:
+            held = ", ".join(f"{self.contents[name]} {name}" for name in EXPORT_COUNTS)
+            skipped = sum(self.skipped_types.values())
+            kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.skipped_types.items()))
+            line += f"; the export held {held}; skipped {skipped}" + (f" ({kinds})" if kinds else "")
+        return line
+
+
+EXPORT_COUNTS = ("posts", "pages", "comments", "attachments", "menu items")
 
 
 @dataclass
@@ -81,6 +97,10 @@ class SourceFile:
     error: str = ""
     listed: bool = False
     rendered: "rendering.Rendered | None" = None  # made by the parallel renderer, when it ran
+    # A WordPress/Blogger export read so far: its terms are written before its first post,
+    # its attachments and menus after its last one (`export_done`).
+    export: "xml_exports.ExportContents | None" = None
+    export_done: bool = False
 
 
 @dataclass
@@ -146,6 +166,7 @@ class _Lookups:
         self.dry_run = dry_run
         self.authors = dict(Author.objects.values_list("slug", "pk"))
         self.categories = dict(Category.objects.values_list("slug", "pk"))
+        self.category_names: dict[str, int] = {}
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
         self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
         self.post_type = ContentType.objects.get_for_model(Post).pk
@@ -166,12 +187,41 @@ class _Lookups:
     def category_ids(self, names: list[str]) -> list[int]:
         ids = []
         for name in names:
+            # An export's categories were made from its own slugs (apply_terms): found by name.
+            pk = self.category_names.get(name.lower())
             slug = frontmatter.make_slug(name) or name
-            if slug not in self.categories and not self.dry_run:
+            if pk is None and slug not in self.categories and not self.dry_run:
                 self.categories[slug] = Category.objects.create(name=name, slug=slug).pk
-            if slug in self.categories and self.categories[slug] not in ids:
-                ids.append(self.categories[slug])
+            pk = pk or self.categories.get(slug)
+            if pk is not None and pk not in ids:
+                ids.append(pk)
         return ids
+
+    def apply_terms(self, terms: list[xml_exports.Term]) -> None:
+        """Create an export's categories (with their slugs, descriptions and parents) and tags."""
+        categories = [term for term in terms if term.taxonomy == "category"]
+        for term in categories:
+            slug = frontmatter.make_slug(term.slug) or frontmatter.make_slug(term.name) or term.slug
+            if slug not in self.categories and not self.dry_run:
+                self.categories[slug] = Category.objects.create(
+                    name=term.name[:200], slug=slug[:200], description=term.description
+                ).pk
+            if slug in self.categories:
+                self.category_names[term.name.lower()] = self.categories[slug]
+        if not self.dry_run:
+            for term in categories:
+                slug = frontmatter.make_slug(term.slug) or term.slug
+                parent = self.categories.get(frontmatter.make_slug(term.parent) or term.parent) if term.parent else None
+                if slug in self.categories and parent != self.categories[slug]:
+                    Category.objects.filter(pk=self.categories[slug]).exclude(parent_id=parent).update(parent_id=parent)
+        for term in terms:
+            if term.taxonomy != "post_tag" or self.dry_run:
+                continue
+            slug = frontmatter.make_slug(term.slug) or term.slug
+            if slug not in self.tags and term.name.lower() not in self.tag_names:
+                self.tags[slug] = self.tag_names[term.name.lower()] = Tag.objects.create(
+                    name=term.name[:100], slug=slug[:100]
+                ).pk
 
     def tag_ids(self, names: list[str]) -> list[int]:
         ids = []
@@ -189,6 +239,8 @@ class _Lookups:
         """Drop cached rows a rolled-back transaction may have taken with it."""
         self.authors = dict(Author.objects.values_list("slug", "pk"))
         self.categories = dict(Category.objects.values_list("slug", "pk"))
+        known = set(self.categories.values())
+        self.category_names = {name: pk for name, pk in self.category_names.items() if pk in known}
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
         self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
 
@@ -202,12 +254,19 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
                 for name in sorted(names):
-                    if Path(name).suffix.lower() in POST_SUFFIXES and not name.startswith("."):
-                        file_path = Path(root, name)
+                    suffix = Path(name).suffix.lower()
+                    if name.startswith("."):
+                        continue
+                    file_path = Path(root, name)
+                    if suffix in POST_SUFFIXES:
                         relative = file_path.relative_to(path).as_posix()
                         yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
+                    elif suffix in EXPORT_SUFFIXES:
+                        yield from _iter_export(functools.partial(file_path.open, "rb"), str(file_path))
         elif path.suffix.lower() == ".zip" and path.is_file():
             yield from _iter_zip(path, cap)
+        elif path.suffix.lower() in EXPORT_SUFFIXES and path.is_file():
+            yield from _iter_export(functools.partial(path.open, "rb"), str(path), listed=True)
         else:
             yield _read_file(path, _in_drafts(path.parent, path.name), cap, listed=True)
 
@@ -242,9 +301,13 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
     with archive:
         for info in sorted(archive.infolist(), key=lambda info: info.filename):
             member = PurePosixPath(info.filename)
-            if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
+            suffix = member.suffix.lower()
+            if info.is_dir() or suffix not in POST_SUFFIXES | EXPORT_SUFFIXES or member.name.startswith("."):
                 continue
             if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
+                continue
+            if suffix in EXPORT_SUFFIXES:
+                yield from _iter_export(lambda info=info: archive.open(info), f"{path}:{info.filename}")
                 continue
             source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
             try:
@@ -257,6 +320,43 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
                 source.error = f"cannot be read from the archive: {exc}"
             yield source
+
+
+def _iter_export(open_stream: Callable[[], Any], label: str, *, listed: bool = False) -> Iterator[SourceFile]:
+    """Yield the posts of a WordPress or Blogger export as files of the export format.
+
+    Each post becomes the file the WordPress "to Jekyll" exporter (or jekyll-import) would
+    have written for it, so it takes the very path a Markdown file takes. Before them comes
+    a marker with the export's terms, after them one with its attachments and menus.
+    """
+    cap = settings.IMPORT_MAX_FILE_BYTES
+    try:
+        export = xml_exports.open_export(open_stream, label=label)
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
+        return
+    if export is None:
+        if listed:
+            yield SourceFile(label=label, path="", error="is not a WordPress (WXR) or Blogger export", listed=True)
+        return
+    try:
+        export.scan()
+        yield SourceFile(label=label, path="", export=export.contents)
+        for item in export.items():
+            data = frontmatter.serialise(item.source)
+            source = SourceFile(label=item.label, path=item.path, listed=True)
+            if len(data) > cap:
+                source.error = f"is larger than the {_size(cap)} limit (IMPORT_MAX_FILE_BYTES)"
+            else:
+                source.data = data
+            yield source
+    except xml_exports.XmlExportError as exc:
+        yield SourceFile(label=label, path="", error=str(exc), listed=True)
+        return
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
+        return
+    yield SourceFile(label=label, path="", export=export.contents, export_done=True)
 
 
 def _size(count: int) -> str:
@@ -359,9 +459,20 @@ def import_paths(
             # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
             connection.queries_log.clear()
 
+    finished: list[xml_exports.ExportContents] = []
+
+    def posts_only(files: Iterable[SourceFile]) -> Iterator[SourceFile]:
+        for item in files:
+            if item.export is None:
+                yield item
+            elif item.export_done:
+                finished.append(item.export)
+            else:
+                lookups.apply_terms(item.export.terms)
+
     waiting: _Batch | None = None
     try:
-        for files in _batches(iter_files(paths), BATCH_SIZE):
+        for files in _batches(posts_only(iter_files(paths)), BATCH_SIZE):
             batch = _parse_batch(files, known=lookups.hashes, report=report)
             if not dry_run and batch.parsed:
                 batch.rendering = renderer.submit(
@@ -375,6 +486,10 @@ def import_paths(
             write(waiting)
     finally:
         renderer.close()
+    for contents in finished:
+        result.exports += 1
+        result.contents.update(contents.counts)
+        result.skipped_types.update(contents.skipped)
     result.seconds = time.perf_counter() - started
     return result
 

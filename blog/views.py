@@ -7,6 +7,7 @@ old address of the site (WordPress's guid and `/index.php/…` forms, Blogger UR
 redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
 """
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -179,7 +180,10 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink__in=sorted({path, escape_uri_path(path)})).first()
+        escaped = escape_uri_path(path)
+        # WordPress writes non-Latin slugs percent-encoded in lower case (%e4%bd%a0).
+        forms = sorted({path, escaped, re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), escaped)})
+        post = Post.objects.with_list_relations().filter(permalink__in=forms).first()
         if post is None or not (post.is_public or can_preview(request.user)):
             target = legacy_target(path, request.META.get("QUERY_STRING", ""))
             if target is None:

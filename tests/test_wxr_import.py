@@ -1,0 +1,220 @@
+"""import_posts on WordPress (WXR) and Blogger exports, end to end through the public site."""
+
+import shutil
+import zipfile
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from taggit.models import Tag
+
+from blog.models import Author, Category, Post
+from tests.test_xml_exports import BLOGGER, WXR
+
+pytestmark = pytest.mark.django_db
+
+WORDPRESS_SUMMARY = (
+    "the export held 6 posts, 2 pages, 3 comments, 1 attachments, 4 menu items; "
+    "skipped 3 (1 revision, 1 wp_global_styles, 1 wp_template)"
+)
+
+
+def run(*args: str) -> tuple[str, str]:
+    stdout, stderr = StringIO(), StringIO()
+    call_command("import_posts", *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def test_wxr_import_creates_every_post_and_page_and_summarises():
+    stdout, stderr = run(str(WXR / "wordpress-6.xml"))
+    assert stderr == ""
+    assert stdout.startswith("created 8, updated 0, unchanged 0, failed 0 in ")
+    assert stdout.rstrip().endswith(WORDPRESS_SUMMARY)
+    assert sorted(Post.objects.values_list("source_id", flat=True)) == [2, 3, 101, 130, 140, 141, 142, 143]
+    post = Post.objects.get(source_id=101)
+    assert post.title == "Crossing the Gemmi Pass"
+    assert post.slug == "crossing-the-gemmi-pass"
+    assert post.excerpt == "A day over the Gemmi."
+    assert post.guid == "https://fieldnotes.example/?p=101"
+    assert post.date.isoformat() == "2024-07-14T08:30:00+00:00"
+    assert post.front_matter["format"] == "gallery"
+    assert post.front_matter["sticky"] is True
+    assert post.front_matter["companion"] == ["Mary", "Charles"]
+    assert len(post.front_matter["comments"]) == 3
+    author = Author.objects.get(slug="ada")
+    assert (author.display_name, author.email) == ("Ada Lovelace", "ada@fieldnotes.example")
+    assert post.author == author
+
+
+def test_wxr_categories_keep_their_slugs_descriptions_and_hierarchy(client):
+    run(str(WXR / "wordpress-6.xml"))
+    alps = Category.objects.get(slug="alps-hiking")
+    assert alps.name == "Hiking in the Alps" and alps.parent.slug == "travel"
+    assert Category.objects.get(slug="travel").description == "Trips and routes"
+    assert Category.objects.get(slug="c-plus-plus").name == "C++"
+    assert Category.objects.count() == 3  # the items' categories are the declared ones, not copies
+    assert set(Post.objects.get(source_id=101).categories.values_list("slug", flat=True)) == {
+        "alps-hiking",
+        "c-plus-plus",
+    }
+    assert set(Tag.objects.values_list("slug", flat=True)) == {"gear", "switzerland"}
+    # The old category address works, and a parent category lists its children's posts.
+    assert "Crossing the Gemmi Pass" in client.get("/category/c-plus-plus/").content.decode()
+    assert "Crossing the Gemmi Pass" in client.get("/category/travel/").content.decode()
+
+
+def test_only_published_items_are_shown_to_readers(client):
+    run(str(WXR / "wordpress-6.xml"))
+    public = set(Post.objects.published().values_list("source_id", flat=True))
+    assert public == {2, 3, 101}
+    assert client.get("/2024/07/14/crossing-the-gemmi-pass/").status_code == 200
+    assert client.get("/about/team/").status_code == 200
+    # password-protected, private, scheduled ("future") and trashed posts are not shown
+    hidden = ("/2024/05/01/members-only/", "/2024/04/01/diary/", "/2031/06/01/next-summer/", "/2019/03/03/old-route/")
+    for path in hidden:
+        assert client.get(path).status_code == 404, path
+
+
+def test_old_wordpress_addresses_redirect(client):
+    run(str(WXR / "wordpress-6.xml"))
+    response = client.get("/?p=101")
+    assert (response.status_code, response["Location"]) == (301, "/2024/07/14/crossing-the-gemmi-pass/")
+    response = client.get("/?page_id=3")
+    assert (response.status_code, response["Location"]) == (301, "/about/team/")
+    assert client.get("/?p=141").status_code == 404  # private: no address gives it away
+
+
+def test_reimport_is_idempotent_and_an_edited_item_updates_in_place(tmp_path):
+    run(str(WXR / "wordpress-6.xml"))
+    stdout, _stderr = run(str(WXR / "wordpress-6.xml"))
+    assert stdout.startswith("created 0, updated 0, unchanged 8, failed 0")
+    edited = tmp_path / "export.xml"
+    edited.write_text((WXR / "wordpress-6.xml").read_text().replace("We left Kandersteg", "We left Leukerbad"))
+    stdout, _stderr = run(str(edited))
+    assert stdout.startswith("created 0, updated 1, unchanged 7, failed 0")
+    assert Post.objects.count() == 8
+    assert "Leukerbad" in Post.objects.get(source_id=101).body_html
+
+
+def test_dry_run_writes_nothing():
+    stdout, _stderr = run(str(WXR / "wordpress-6.xml"), "--dry-run")
+    assert stdout.startswith("dry run, nothing written: would have created 8, updated 0")
+    assert (Post.objects.count(), Category.objects.count(), Author.objects.count()) == (0, 0, 0)
+
+
+def test_an_export_inside_a_zip_and_in_a_folder(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(WXR / "wxr-1.1.xml", "site/export.xml")
+    stdout, _stderr = run(str(archive))
+    assert stdout.startswith("created 1,")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(WXR / "wxr-1.0.xml", folder / "old.xml")
+    (folder / "sitemap.xml").write_text('<?xml version="1.0"?><urlset></urlset>')  # not an export: ignored
+    stdout, stderr = run(str(folder))
+    assert stdout.startswith("created 1,") and stderr == ""
+    assert Post.objects.get(source_id=1).title == "Hello world!"
+
+
+def test_a_broken_export_is_one_line_and_exit_status_1(tmp_path):
+    with pytest.raises(CommandError) as failure:
+        run(str(WXR / "broken.xml"), str(WXR / "wxr-1.1.xml"))
+    assert failure.value.returncode == 1
+    # The other file is still imported; nothing of the broken one is.
+    assert list(Post.objects.values_list("source_id", flat=True)) == [42]
+
+
+def test_broken_export_message(tmp_path):
+    stderr = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_posts", str(WXR / "broken.xml"), stdout=StringIO(), stderr=stderr)
+    lines = stderr.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{WXR / 'broken.xml'}: is not well-formed XML: ")
+    assert lines[0].endswith("(line 21)")
+
+
+def test_an_xml_file_that_is_no_export_is_refused_by_name(tmp_path):
+    other = tmp_path / "feed.xml"
+    other.write_text('<?xml version="1.0"?><rss version="2.0"><channel></channel></rss>')
+    stderr = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_posts", str(other), stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == f"{other}: is not a WordPress (WXR) or Blogger export\n"
+
+
+def test_a_bad_item_is_one_line_and_the_rest_imports(tmp_path):
+    text = (WXR / "wordpress-6.xml").read_text()
+    # Two items claiming one address: the second is refused by name, the others go in.
+    bad = tmp_path / "export.xml"
+    bad.write_text(
+        text.replace("https://fieldnotes.example/2024/05/01/members-only/", "https://fieldnotes.example/about/")
+    )
+    stderr = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_posts", str(bad), stdout=StringIO(), stderr=stderr)
+    assert stderr.getvalue() == (
+        f"{bad}: item 140 (post 'members-only'): permalink '/about/' is already used by another post\n"
+    )
+    assert Post.objects.count() == 7
+
+
+def test_content_through_the_one_renderer(client):
+    run(str(WXR / "wordpress-6.xml"), str(WXR / "wordpress-com.xml"))
+    html = Post.objects.get(source_id=101).body_html
+    assert "wp:paragraph" not in html and "<p>We left Kandersteg at dawn.</p>" in html
+    # wpautop: a single newline in WordPress HTML is a line break
+    assert "The path climbs steeply.<br" in html
+    about = Post.objects.get(source_id=2).body_html
+    assert "[caption" not in about and "<figcaption>" in about
+    code = Post.objects.get(source_id=77).body_html
+    assert "if (a[b[0]]&gt; 1) {}" in code
+
+
+def test_scripts_and_emoji_survive_to_the_page(client):
+    run(str(WXR / "scripts.xml"))
+    page = client.get("/2023/02/01/%e4%bd%a0%e5%a5%bd/")
+    assert page.status_code == 200
+    assert "春眠不觉晓" in page.content.decode()
+    assert "🐻‍❄️" in client.get("/2023/02/03/privet-mir/").content.decode()
+    assert "این یک نوشتهٔ آزمایشی است." in client.get("/2023/02/02/salam/").content.decode()
+    assert Category.objects.get().slug == "生活"
+
+
+def test_blogger_exports_import_with_old_addresses(client):
+    stdout, stderr = run(str(BLOGGER / "classic.xml"), str(BLOGGER / "blogger-2018.xml"))
+    assert stderr == ""
+    assert stdout.startswith("created 7, updated 0, unchanged 0, failed 0")
+    assert Post.objects.published().count() == 4
+    response = client.get("/2014/03/my-first-sourdough.html")
+    assert response.status_code == 200 and "It rose!" in response.content.decode()
+    assert client.get("/2014/03/my-first-sourdough.html?m=1").status_code == 200  # Blogger's mobile address
+    assert client.get("/2019/05/lisbon-in-three-days.html").status_code == 200
+    assert client.get("/p/about-me.html").status_code == 200
+    post = Post.objects.get(permalink="/2019/05/lisbon-in-three-days.html")
+    assert sorted(post.tags.names()) == ["City trips", "Portugal"]
+    assert post.guid == "tag:blogger.com,1999:blog-7777.post-8888"
+    assert [comment["author"] for comment in post.front_matter["comments"]] == ["Ines", "Sam"]
+    stdout, _stderr = run(str(BLOGGER / "classic.xml"), str(BLOGGER / "blogger-2018.xml"))
+    assert stdout.startswith("created 0, updated 0, unchanged 7, failed 0")
+
+
+def test_wxr_to_markdown_and_back_changes_nothing(tmp_path):
+    run(str(WXR / "wordpress-6.xml"), str(BLOGGER / "classic.xml"))
+    before = {
+        post.pk: (post.title, post.date, post.permalink, post.status, post.front_matter, post.body, post.excerpt)
+        for post in Post.objects.all()
+    }
+    call_command("export_posts", str(tmp_path / "site"), "--drafts", stdout=StringIO())
+    exported = (tmp_path / "site" / "_posts" / "2024-07-14-crossing-the-gemmi-pass.md").read_text()
+    assert exported.startswith("---\nid: 101\ntitle: 'Crossing the Gemmi Pass'\ndate: '2024-07-14T10:30:00+02:00'\n")
+    assert "\ncomments:\n    -   id: 7\n" in exported
+    stdout, _stderr = run(str(tmp_path / "site"))
+    # The files are byte for byte what the export was read as: nothing to do.
+    assert stdout.startswith("created 0, updated 0, unchanged 11, failed 0")
+    after = {
+        post.pk: (post.title, post.date, post.permalink, post.status, post.front_matter, post.body, post.excerpt)
+        for post in Post.objects.all()
+    }
+    assert after == before
