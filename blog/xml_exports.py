@@ -399,7 +399,8 @@ class _WxrReader:
             comment["type"] = kind
         approved = get("approved").strip()
         if approved != "1":
-            comment["approved"] = approved or "0"
+            # comment_approved: '0' is held for moderation; 'spam' and 'trash' say what they are.
+            comment["status"] = {"0": "pending", "": "pending"}.get(approved, approved)
         return comment
 
     def attachment(self, source_id: int | None, fields: dict[str, str], meta: list[tuple[str, str]]) -> None:
@@ -613,7 +614,7 @@ def _blogger_comment(entry: etree._Element) -> tuple[str, dict[str, Any]] | None
         comment["parent"] = parent if parent.startswith("tag:") else _sibling_id(comment["id"], parent)
     status = _text(entry.find(f"{{{BLOGGER_2018}}}status")).strip().upper()
     if status and status != "LIVE":
-        comment["approved"] = status.lower()
+        comment["status"] = "trash" if status in ("DELETED", "SOFT_TRASHED", "TRASHED") else "pending"
     return post_id, comment
 
 

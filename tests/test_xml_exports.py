@@ -109,7 +109,7 @@ def test_wxr_comments_keep_threading_type_and_approval():
         "content": "What a view!",
     }
     assert comments[1]["parent"] == 7
-    assert comments[2]["type"] == "pingback" and comments[2]["approved"] == "0"
+    assert comments[2]["type"] == "pingback" and comments[2]["status"] == "pending"
     assert all("192.0.2" not in str(comment) for comment in comments)  # IP addresses are not kept
 
 
