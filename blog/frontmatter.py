@@ -345,16 +345,15 @@ class CommentSource:
 
 COMMENT_STATUSES = ("approved", "pending", "spam", "trash")
 COMMENT_TYPES = ("comment", "pingback", "trackback")
-# The keys jekyll-import writes for each comment, in its order; Kabar adds the last three.
+# The keys jekyll-import writes for each comment, in its order; Kabar adds `parent`, `type`
+# and `status` after them when they are not the defaults.
 COMMENT_KEYS = ("id", "author", "author_email", "author_url", "date", "date_gmt", "content")
+# Keys whose value lives only in a column; source_data keeps them as placeholders (None), in place.
 COMMENT_COLUMN_KEYS = {
     "author": "author_name",
     "author_email": "author_email",
     "author_url": "author_url",
     "content": "body",
-    "parent": "parent_source_id",
-    "status": "status",
-    "type": "type",
 }
 _WORDPRESS_STATUSES = {
     "1": "approved",

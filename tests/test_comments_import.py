@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from blog import frontmatter
 from blog.comments import CommentSource, upsert_comments, wordpress_status, wordpress_type
+from blog.exporting import export_posts
 from blog.importing import import_paths
 from blog.models import Comment, Post
 
@@ -218,3 +220,55 @@ def test_comments_true_is_a_theme_switch_not_comments(tmp_path):
     result = import_paths([tmp_path])
     assert result.warnings == []
     assert Post.objects.get().front_matter == {"comments": True}
+
+
+def test_export_writes_jekyll_import_comments_back_byte_for_byte(tmp_path):
+    source = tmp_path / "in" / "_posts" / "2010-01-02-hello-comments.md"
+    source.parent.mkdir(parents=True)
+    source.write_text(JEKYLL_IMPORT_POST, encoding="utf-8")
+    import_paths([tmp_path / "in"])
+    result = export_posts(tmp_path / "out")
+    assert result.written == 1
+    assert (tmp_path / "out" / "_posts" / "2010-01-02-hello-comments.md").read_text(
+        encoding="utf-8"
+    ) == JEKYLL_IMPORT_POST
+
+
+def test_export_writes_what_moderation_and_new_comments_changed(tmp_path, make_post):
+    source = tmp_path / "in" / "2010-01-02-hello-comments.md"
+    source.parent.mkdir(parents=True)
+    source.write_text(JEKYLL_IMPORT_POST, encoding="utf-8")
+    import_paths([tmp_path / "in"])
+    post = Post.objects.get()
+    Comment.objects.filter(source_id="9").update(status="pending")
+    Comment.objects.filter(source_id="7").update(status="spam")
+    upsert_comments(
+        post=post,
+        comments=[
+            CommentSource(
+                source_id="k50", parent_source_id="9", date=datetime(2010, 1, 5, 8, 0, tzinfo=UTC), body="Later"
+            )
+        ],
+    )
+    export_posts(tmp_path / "out")
+    text = (tmp_path / "out" / "_posts" / "2010-01-02-hello-comments.md").read_text(encoding="utf-8")
+    fm = frontmatter.parse_text(text).front_matter
+    assert [c["id"] for c in fm["comments"]] == [9, "k50"]  # spam is not exported, as jekyll-import
+    assert fm["comments"][0]["status"] == "pending"
+    assert fm["comments"][1] == {
+        "id": "k50",
+        "author": "",
+        "author_email": "",
+        "author_url": "",
+        "date": "2010-01-05T08:00:00+00:00",
+        "date_gmt": "2010-01-05T08:00:00+00:00",
+        "content": "Later",
+        "parent": 9,
+    }
+    # ...and importing the export elsewhere gives the same comments back.
+    Post.objects.all().delete()
+    import_paths([tmp_path / "out"])
+    assert sorted(Comment.objects.values_list("source_id", "status", "parent__source_id")) == [
+        ("9", "pending", None),
+        ("k50", "approved", "9"),
+    ]
