@@ -20,14 +20,18 @@ find their parents by `parent_source_id`, in this call or an earlier one.
 """
 
 import ipaddress
+import re
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.http import HttpRequest
 from django.utils import timezone
 
 from blog.caching import content_changed
@@ -225,3 +229,199 @@ def refresh_comment_counts(*, post_ids: list[int] | None = None) -> None:
         .values("count")
     )
     posts.update(comment_count=Coalesce(Subquery(approved), Value(0)))
+
+
+# --- Showing comments ------------------------------------------------------------------------
+
+
+def comments_open(post: Post, *, now: datetime | None = None) -> bool:
+    """Return whether readers may comment on `post` now: site setting, the post's own status, its age."""
+    if not settings.COMMENTS_ENABLED or post.comment_status != Post.CommentStatus.OPEN or not post.is_public:
+        return False
+    days = settings.COMMENTS_CLOSE_AFTER_DAYS
+    return days <= 0 or post.date >= (now or timezone.now()) - timedelta(days=days)
+
+
+def shown_comments(post: Post) -> list[Comment]:
+    """Return the approved comments, pingbacks and trackbacks of `post`, oldest first (one query)."""
+    return list(
+        Comment.objects.approved()
+        .filter(post=post)
+        .only("pk", "post_id", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
+        .order_by("date", "pk")
+    )
+
+
+@dataclass
+class Thread:
+    """What a post page shows: the conversation as a tree, and the pingbacks/trackbacks apart."""
+
+    comments: list[Comment]  # top level; each comment has .replies_shown (and .reply_to when flattened)
+    pings: list[Comment]
+    comment_count: int
+
+
+def build_thread(comments: list[Comment], *, max_depth: int) -> Thread:
+    """Return `comments` (oldest first) as a thread nested at most `max_depth` levels deep.
+
+    A reply deeper than that is listed at the last level, after the comment it descends
+    from, oldest first, with `reply_to` naming the comment it answers (as WordPress does).
+    A reply whose parent is not shown (pending, deleted) starts a conversation of its own.
+    """
+    max_depth = max(1, max_depth)
+    pings = [comment for comment in comments if comment.type != Comment.Type.COMMENT]
+    conversation = [comment for comment in comments if comment.type == Comment.Type.COMMENT]
+    by_pk = {comment.pk: comment for comment in conversation}
+    children: dict[int | None, list[Comment]] = {}
+    roots: list[Comment] = []
+    for comment in conversation:
+        comment.replies_shown, comment.reply_to, comment.depth = [], None, 1
+        if comment.parent_id in by_pk and comment.parent_id != comment.pk:
+            children.setdefault(comment.parent_id, []).append(comment)
+        else:
+            roots.append(comment)
+    placed: set[int] = set()
+
+    def place(container: list[Comment], nodes: list[Comment], depth: int) -> None:
+        for node in nodes:
+            if node.pk in placed:
+                continue
+            placed.add(node.pk)
+            node.depth = depth
+            container.append(node)
+            if depth < max_depth:
+                place(node.replies_shown, children.get(node.pk, []), depth + 1)
+                continue
+            # At the last level: every descendant follows as a sibling, oldest first.
+            descendants, stack = [], list(children.get(node.pk, []))
+            while stack:
+                child = stack.pop()
+                if child.pk in placed:
+                    continue
+                placed.add(child.pk)
+                descendants.append(child)
+                stack.extend(children.get(child.pk, []))
+            for child in sorted(descendants, key=lambda c: (c.date, c.pk)):
+                child.depth, child.reply_to = depth, by_pk[child.parent_id]
+                container.append(child)
+
+    top: list[Comment] = []
+    place(top, roots, 1)
+    # A reply loop made in the admin is reachable from no root: show it at the top level.
+    place(top, [comment for comment in conversation if comment.pk not in placed], 1)
+    return Thread(comments=top, pings=pings, comment_count=len(conversation))
+
+
+# --- New comments from readers ---------------------------------------------------------------
+
+RATE_KEY = "kabar:comments:rate:{address}"
+_URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """Return the commenter's address: COMMENTS_IP_HEADER's last entry behind a proxy, else REMOTE_ADDR."""
+    value = request.META.get("REMOTE_ADDR", "")
+    header = settings.COMMENTS_IP_HEADER
+    if header:
+        forwarded = request.headers.get(header, "")
+        entries = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
+        value = entries[-1] if entries else value
+    return _ip(value)
+
+
+def rate_limited(address: str | None) -> bool:
+    """Count one comment from `address` in the shared cache; return whether it is over the limit."""
+    if not address or settings.COMMENTS_RATE_LIMIT <= 0:
+        return False
+    key = RATE_KEY.format(address=address)
+    cache.add(key, 0, settings.COMMENTS_RATE_WINDOW)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, settings.COMMENTS_RATE_WINDOW)
+        count = 1
+    return count > settings.COMMENTS_RATE_LIMIT
+
+
+def link_count(body: str) -> int:
+    """Return how many links a comment's text holds (bare URLs and <a> tags)."""
+    return len(_URL.findall(body)) + len(re.findall(r"<a\s", body, re.IGNORECASE))
+
+
+def is_links_only(body: str) -> bool:
+    """Return whether a comment's text is nothing but links (a spammer's favourite)."""
+    text = re.sub(r"<[^>]*>", " ", body)
+    words = [word for word in text.split() if not _URL.match(word)]
+    return link_count(body) > 0 and len(words) <= 1
+
+
+def new_comment_status(*, name: str, email: str, body: str, trusted_user: bool = False) -> str:
+    """Return the status a new comment gets: pending unless trusted; spam when it is nothing but links."""
+    if is_links_only(body):
+        return Comment.Status.SPAM
+    if link_count(body) > settings.COMMENTS_MAX_LINKS:
+        return Comment.Status.PENDING
+    if trusted_user:
+        return Comment.Status.APPROVED
+    if settings.COMMENTS_TRUST_RETURNING and email:
+        known = Comment.objects.approved().filter(
+            author_email__iexact=email, author_name=name, type=Comment.Type.COMMENT
+        )
+        if known.exists():
+            return Comment.Status.APPROVED
+    return Comment.Status.PENDING
+
+
+def submit_comment(
+    *,
+    post: Post,
+    name: str,
+    email: str,
+    url: str,
+    body: str,
+    parent: Comment | None = None,
+    ip: str | None = None,
+    user_agent: str = "",
+    trusted_user: bool = False,
+) -> Comment:
+    """Store a reader's new comment on `post` with the status moderation rules give; return it.
+
+    Its `source_id` is 'k<pk>': unlike a source's numeric ids, never taken by an import.
+    """
+    status = new_comment_status(name=name, email=email, body=body, trusted_user=trusted_user)
+    with transaction.atomic():
+        comment = Comment(
+            post=post,
+            parent=parent,
+            parent_source_id=parent.source_id if parent else "",
+            source_id=f"new-{uuid.uuid4().hex}",
+            author_name=name,
+            author_email=email,
+            author_url=url,
+            author_ip=ip,
+            user_agent=user_agent[: Comment._meta.get_field("user_agent").max_length],
+            body=body,
+            status=status,
+        )
+        comment.save()
+        source_id = f"k{comment.pk}"
+        while Comment.objects.filter(post=post, source_id=source_id).exists():
+            source_id += "k"  # only after an import brought a 'k…' id of another database
+        comment.source_id = source_id
+        comment.save(update_fields=["source_id"])
+    return comment
+
+
+# --- Moderation ------------------------------------------------------------------------------
+
+
+def set_status(*, comments: QuerySet, status: str) -> int:
+    """Give `comments` the moderation `status`; return how many changed. Counts and pages follow."""
+    changing = comments.exclude(status=status)
+    post_ids = list(changing.values_list("post_id", flat=True).distinct())
+    with transaction.atomic():
+        changed = changing.update(status=status, updated_at=timezone.now())
+        if changed:
+            refresh_comment_counts(post_ids=post_ids)
+            content_changed()
+    return changed

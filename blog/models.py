@@ -1,5 +1,6 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+import html
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -438,7 +439,18 @@ class Comment(models.Model):
     def from_db(cls, db, field_names, values, *args, **kwargs):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = instance.__dict__.get("body")
+        instance._loaded_status = instance.__dict__.get("status")
         return instance
+
+    @property
+    def is_shown(self) -> bool:
+        """Return whether readers see the comment (as saved last, or now): a change to it changes pages."""
+        return self.Status.APPROVED in (self.status, getattr(self, "_loaded_status", None))
+
+    @property
+    def display_name(self) -> str:
+        """Return the author's name for readers: entities decoded once (jekyll-import encodes them)."""
+        return html.unescape(self.author_name) or _("Anonymous")
 
     @property
     def anchor(self) -> str:
@@ -461,3 +473,4 @@ class Comment(models.Model):
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
         super().save(*args, **kwargs)
+        self._loaded_status = self.status
