@@ -28,7 +28,9 @@ def run(*args: str) -> tuple[str, str]:
 def test_wxr_import_creates_every_post_and_page_and_summarises():
     stdout, stderr = run(str(WXR / "wordpress-6.xml"))
     assert stderr == ""
-    assert stdout.startswith("created 8, updated 0, unchanged 0, failed 0 in ")
+    assert stdout.startswith(
+        "created 8, updated 0, unchanged 0, failed 0; comments: created 3, updated 0, failed 0 in "
+    )
     assert stdout.rstrip().endswith(WORDPRESS_SUMMARY)
     assert sorted(Post.objects.values_list("source_id", flat=True)) == [2, 3, 101, 130, 140, 141, 142, 143]
     post = Post.objects.get(source_id=101)
@@ -40,7 +42,7 @@ def test_wxr_import_creates_every_post_and_page_and_summarises():
     assert post.front_matter["format"] == "gallery"
     assert post.front_matter["sticky"] is True
     assert post.front_matter["companion"] == ["Mary", "Charles"]
-    assert len(post.front_matter["comments"]) == 3
+    assert "comments" not in post.front_matter  # they are Comment rows now
     author = Author.objects.get(slug="ada")
     assert (author.display_name, author.email) == ("Ada Lovelace", "ada@fieldnotes.example")
     assert post.author == author
@@ -160,6 +162,22 @@ def test_a_bad_item_is_one_line_and_the_rest_imports(tmp_path):
     assert Post.objects.count() == 7
 
 
+def test_wxr_comments_become_threaded_comments_on_the_page(client):
+    run(str(WXR / "wordpress-6.xml"))
+    post = Post.objects.get(source_id=101)
+    by_id = {comment.source_id: comment for comment in post.comments.all()}
+    assert set(by_id) == {"7", "8", "9"}
+    assert by_id["8"].parent == by_id["7"]
+    assert (by_id["9"].type, by_id["9"].status) == ("pingback", "pending")
+    assert by_id["7"].author_email == "mary@example.org"
+    assert post.comment_count == 2  # the pingback waits for moderation
+    page = client.get(post.permalink).content.decode()
+    assert "What a view!" in page and "It was!" in page
+    assert "a fine crossing" not in page and "mary@example.org" not in page
+    run(str(WXR / "wordpress-6.xml"))
+    assert post.comments.count() == 3
+
+
 def test_content_through_the_one_renderer(client):
     run(str(WXR / "wordpress-6.xml"), str(WXR / "wordpress-com.xml"))
     html = Post.objects.get(source_id=101).body_html
@@ -185,7 +203,7 @@ def test_scripts_and_emoji_survive_to_the_page(client):
 def test_blogger_exports_import_with_old_addresses(client):
     stdout, stderr = run(str(BLOGGER / "classic.xml"), str(BLOGGER / "blogger-2018.xml"))
     assert stderr == ""
-    assert stdout.startswith("created 7, updated 0, unchanged 0, failed 0")
+    assert stdout.startswith("created 7, updated 0, unchanged 0, failed 0; comments: created 4, updated 0, failed 0")
     assert Post.objects.published().count() == 4
     response = client.get("/2014/03/my-first-sourdough.html")
     assert response.status_code == 200 and "It rose!" in response.content.decode()
@@ -195,7 +213,8 @@ def test_blogger_exports_import_with_old_addresses(client):
     post = Post.objects.get(permalink="/2019/05/lisbon-in-three-days.html")
     assert sorted(post.tags.names()) == ["City trips", "Portugal"]
     assert post.guid == "tag:blogger.com,1999:blog-7777.post-8888"
-    assert [comment["author"] for comment in post.front_matter["comments"]] == ["Ines", "Sam"]
+    ines, reply = post.comments.order_by("date")
+    assert (ines.author_name, ines.author_url, reply.parent) == ("Ines", "https://ines.example/", ines)
     stdout, _stderr = run(str(BLOGGER / "classic.xml"), str(BLOGGER / "blogger-2018.xml"))
     assert stdout.startswith("created 0, updated 0, unchanged 7, failed 0")
 
