@@ -32,7 +32,7 @@ from blog import frontmatter, rendering, xml_exports
 from blog.caching import batched_changes
 from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, PostFields
-from blog.models import Author, Category, Post, RemoteImage
+from blog.models import Attachment, Author, Category, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 EXPORT_SUFFIXES = {".xml", ".atom"}
@@ -506,8 +506,56 @@ def import_paths(
         result.exports += 1
         result.contents.update(contents.counts)
         result.skipped_types.update(contents.skipped)
+        if not dry_run:
+            write_attachments(attachments=list(contents.attachments.values()))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def write_attachments(*, attachments: list[xml_exports.AttachmentSource]) -> int:
+    """Store an export's attachments and tell the image cache their files; return how many changed.
+
+    Each attachment is found again by its WordPress id. Its file's URL becomes a pending
+    record of the image cache, linked to the post it belongs to, so `cache_images` copies it.
+    """
+    changed = 0
+    for start in range(0, len(attachments), 500):
+        chunk = attachments[start : start + 500]
+        parents = {item.parent for item in chunk if item.parent}
+        post_ids = dict(Post.objects.filter(source_id__in=parents).values_list("source_id", "pk"))
+        with transaction.atomic():
+            existing = {
+                row.source_id: row for row in Attachment.objects.filter(source_id__in=[a.source_id for a in chunk])
+            }
+            new, updated = [], []
+            for item in chunk:
+                values = {
+                    "url": item.url[:2000],
+                    "title": item.title[:500],
+                    "link_path": item.link[:500] if "?" not in item.link else "",
+                    "post_id": post_ids.get(item.parent),
+                }
+                row = existing.get(item.source_id)
+                if row is None:
+                    new.append(Attachment(source_id=item.source_id, **values))
+                elif any(getattr(row, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(row, name, value)
+                    updated.append(row)
+            Attachment.objects.bulk_create(new)
+            Attachment.objects.bulk_update(updated, ["url", "title", "link_path", "post"])
+            urls = list(dict.fromkeys(item.url[:2000] for item in chunk))
+            RemoteImage.objects.bulk_create([RemoteImage(url=url) for url in urls], ignore_conflicts=True)
+            images = dict(RemoteImage.objects.filter(url__in=urls).values_list("url", "pk"))
+            through = RemoteImage.posts.through
+            links = [
+                through(remoteimage_id=images[item.url[:2000]], post_id=post_ids[item.parent])
+                for item in chunk
+                if item.parent in post_ids and item.url[:2000] in images
+            ]
+            through.objects.bulk_create(links, ignore_conflicts=True)
+        changed += len(new) + len(updated)
+    return changed
 
 
 def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[..., None]) -> _Batch:

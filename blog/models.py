@@ -33,6 +33,27 @@ def url_path(url: str) -> str:
     return "" if path in {"", "/"} else path
 
 
+def featured_image_url(front_matter: dict, *, cached_images: bool = True) -> str:
+    """Return the URL of a post's featured image (its `image` key): the cached copy when there is one.
+
+    Only http(s) URLs and site paths are taken: the value comes from an untrusted export.
+    """
+    from blog.images.rewriting import load_cached_images
+
+    value = (front_matter or {}).get("image")
+    url = value.strip() if isinstance(value, str) else ""
+    parts = urlsplit(url)
+    if not url or len(url) > 2000 or any(char.isspace() for char in url):
+        return ""
+    if parts.scheme not in ("http", "https") and not (url.startswith("/") and not url.startswith("//")):
+        return ""
+    if cached_images and parts.scheme:
+        cached = load_cached_images(urls=[url]).get(url)
+        if cached is not None:
+            return cached.src()
+    return url
+
+
 class Author(models.Model):
     name = models.CharField(max_length=200, help_text=_("As written in the front matter, e.g. 'admin'."))
     slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
@@ -169,6 +190,12 @@ class Post(models.Model):
     body_html = models.TextField(blank=True, editable=False)
     toc = models.JSONField(default=list, blank=True, editable=False)
     summary = models.TextField(blank=True, editable=False)
+    image_url = models.CharField(
+        max_length=2000,
+        blank=True,
+        editable=False,
+        help_text=_("The featured image (front matter 'image'), served from the image cache once it is cached."),
+    )
     word_count = models.PositiveIntegerField(default=0, editable=False)
     reading_time = models.PositiveIntegerField(default=0, editable=False, help_text=_("Minutes."))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -250,6 +277,7 @@ class Post(models.Model):
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
         self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        self.image_url = featured_image_url(self.front_matter, cached_images=cached_images)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -269,6 +297,7 @@ class Post(models.Model):
                 kwargs["update_fields"] = {
                     *update_fields,
                     "body_html",
+                    "image_url",
                     "toc",
                     "summary",
                     "word_count",
@@ -474,3 +503,33 @@ class Comment(models.Model):
                 kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
         super().save(*args, **kwargs)
         self._loaded_status = self.status
+
+
+class Attachment(models.Model):
+    """A media item of a WordPress export: its id there, its file, and the addresses it had."""
+
+    source_id = models.BigIntegerField(unique=True, help_text=_("The WordPress attachment ID (?attachment_id=)."))
+    url = models.URLField(max_length=2000, help_text=_("The file's original URL."))
+    title = models.CharField(max_length=500, blank=True)
+    link_path = models.CharField(
+        max_length=500, blank=True, db_index=True, help_text=_("The path of the attachment's own page.")
+    )
+    post = models.ForeignKey(Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="attachments")
+
+    class Meta:
+        ordering = ["source_id"]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+    def file_url(self) -> str:
+        """Return where the file is served now: Kabar's cached copy when there is one, else its old URL."""
+        from django.core.files.storage import default_storage
+
+        original = (
+            RemoteImage.objects.filter(url=self.url, status=RemoteImage.Status.CACHED)
+            .exclude(original="")
+            .values_list("original", flat=True)
+            .first()
+        )
+        return default_storage.url(original) if original else self.url

@@ -34,7 +34,7 @@ from taggit.models import Tag
 from blog import comments as comment_service
 from blog.forms import CommentForm
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Comment, Post, Redirect
+from blog.models import Attachment, Author, Category, Comment, Post, Redirect
 
 POST_URL_NAME = "post"
 # Lists show titles and summaries: leave the heavy columns in the database.
@@ -219,7 +219,7 @@ class PostView(DetailView):
         )
         context["comments_open"] = comment_service.comments_open(post)
         context["comment_feed_url"] = post.permalink + ("feed/" if post.permalink.endswith("/") else "/feed/")
-        context["image_url"] = first_image_src(post.body_html)
+        context["image_url"] = post.image_url or first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
         context["og_title"] = post.title
         context["meta_description"] = post.summary
@@ -334,6 +334,13 @@ def wordpress_query_target(query) -> str | None:
             if permalink is None:
                 raise Http404(_("No post with this id."))
             return permalink
+    if "attachment_id" in query:
+        # A WordPress media item's address: its file (Kabar's cached copy once there is one).
+        value = query["attachment_id"]
+        attachment = Attachment.objects.filter(source_id=int(value)).first() if value.isdigit() else None
+        if attachment is None:
+            raise Http404(_("No media item with this id."))
+        return attachment.file_url()
     if "s" in query:
         return "/search/?" + urlencode({"q": query["s"]})
     if "feed" in query:
@@ -390,7 +397,11 @@ def legacy_target(path: str, query_string: str = "") -> str | None:
         .values_list("post__permalink", flat=True)
         .first()
     )
-    return redirected or found.get("guid_path") or found.get("blogger_path")
+    if redirected or found:
+        return redirected or found.get("guid_path") or found.get("blogger_path")
+    # A WordPress attachment page (/2024/07/14/post/photo/) now answers with its file.
+    attachment = Attachment.objects.filter(link_path__in=paths).first()
+    return attachment.file_url() if attachment is not None else None
 
 
 @require_GET

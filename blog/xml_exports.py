@@ -116,7 +116,7 @@ class Term:
 
 
 @dataclass
-class Attachment:
+class AttachmentSource:
     """A media item of a WXR export: its WordPress id, file URL, title and the post it belongs to."""
 
     source_id: int
@@ -127,7 +127,7 @@ class Attachment:
 
 
 @dataclass
-class MenuItem:
+class MenuItemSource:
     """One entry of a WordPress navigation menu (nav_menu_item), as plain data."""
 
     source_id: int
@@ -159,8 +159,8 @@ class ExportContents:
     kind: str
     site_url: str = ""
     terms: list[Term] = field(default_factory=list)
-    attachments: dict[int, Attachment] = field(default_factory=dict)
-    menu_items: list[MenuItem] = field(default_factory=list)
+    attachments: dict[int, AttachmentSource] = field(default_factory=dict)
+    menu_items: list[MenuItemSource] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)
 
@@ -407,7 +407,7 @@ class _WxrReader:
         self.contents.counts["attachments"] += 1
         url = fields.get("wp:attachment_url", "").strip() or fields.get("guid", "").strip()
         if source_id is not None and url:
-            self.contents.attachments[source_id] = Attachment(
+            self.contents.attachments[source_id] = AttachmentSource(
                 source_id=source_id,
                 url=url,
                 title=fields.get("title", ""),
@@ -428,7 +428,7 @@ class _WxrReader:
         if source_id is None:
             return
         self.contents.menu_items.append(
-            MenuItem(
+            MenuItemSource(
                 source_id=source_id,
                 menu=menu,
                 title=fields.get("title", ""),

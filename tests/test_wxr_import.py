@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from taggit.models import Tag
 
-from blog.models import Author, Category, Post
+from blog.models import Attachment, Author, Category, Post, RemoteImage
 from tests.test_xml_exports import BLOGGER, WXR
 
 pytestmark = pytest.mark.django_db
@@ -237,3 +237,75 @@ def test_wxr_to_markdown_and_back_changes_nothing(tmp_path):
         for post in Post.objects.all()
     }
     assert after == before
+
+
+def _export_with_images_at(base: str, tmp_path) -> str:
+    """Return the path of the main fixture with its media on `base` (a server on 127.0.0.1)."""
+    text = (
+        (WXR / "wordpress-6.xml").read_text().replace("https://fieldnotes.example/wp-content/", base + "/wp-content/")
+    )
+    path = tmp_path / "export.xml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_attachments_and_featured_image_before_caching(client, tmp_path):
+    run(_export_with_images_at("http://127.0.0.1:9", tmp_path))
+    original = "http://127.0.0.1:9/wp-content/uploads/2024/07/gemmi.jpg"
+    attachment = Attachment.objects.get()
+    assert (attachment.source_id, attachment.url, attachment.post.source_id) == (120, original, 101)
+    assert attachment.link_path == "/2024/07/14/crossing-the-gemmi-pass/gemmi/"
+    # The image cache knows the file, linked to its post, waiting to be copied.
+    image = RemoteImage.objects.get(url=original)
+    assert image.status == RemoteImage.Status.PENDING
+    assert list(image.posts.values_list("source_id", flat=True)) == [101]
+    post = Post.objects.get(source_id=101)
+    assert post.image_url == original
+    page = client.get(post.permalink).content.decode()
+    assert f'<meta property="og:image" content="{original}">' in page
+    assert f'<img class="u-photo" src="{original}"' in page
+    assert f'<img class="post-thumb" src="{original}"' in client.get("/").content.decode()
+    assert f'&lt;img src="{original}"' in client.get("/feed/").content.decode()
+    # Old addresses of the media item answer with its file.
+    response = client.get("/?attachment_id=120")
+    assert (response.status_code, response["Location"]) == (301, original)
+    response = client.get("/2024/07/14/crossing-the-gemmi-pass/gemmi/")
+    assert (response.status_code, response["Location"]) == (301, original)
+    assert client.get("/?attachment_id=999").status_code == 404
+    run(_export_with_images_at("http://127.0.0.1:9", tmp_path))
+    assert Attachment.objects.count() == 1
+
+
+def test_featured_image_is_cached_and_served_from_media(client, tmp_path, httpserver, settings):
+    from tests.images_helpers import image_bytes
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_RETRIES = 0
+    jpeg = image_bytes("JPEG", (1200, 800))
+    httpserver.expect_request("/wp-content/uploads/2024/07/gemmi.jpg").respond_with_data(
+        jpeg, content_type="image/jpeg"
+    )
+    httpserver.expect_request("/wp-content/uploads/2024/07/gemmi-300x200.jpg").respond_with_data(
+        image_bytes("JPEG", (300, 200)), content_type="image/jpeg"
+    )
+    run(_export_with_images_at(httpserver.url_for("").rstrip("/"), tmp_path))
+    call_command("cache_images", "--all", stdout=StringIO(), stderr=StringIO())
+    original = httpserver.url_for("/wp-content/uploads/2024/07/gemmi.jpg")
+    assert RemoteImage.objects.get(url=original).status == RemoteImage.Status.CACHED
+    post = Post.objects.get(source_id=101)
+    assert post.image_url.startswith(settings.MEDIA_URL) and post.image_url.endswith(".jpg")
+    assert f'<img class="u-photo" src="{post.image_url}"' in client.get(post.permalink).content.decode()
+    response = client.get("/?attachment_id=120")
+    assert response.status_code == 301 and response["Location"].startswith(settings.MEDIA_URL)
+
+
+def test_a_featured_image_that_is_no_web_address_is_not_shown(tmp_path):
+    text = (WXR / "wordpress-6.xml").read_text()
+    bad = tmp_path / "export.xml"
+    bad.write_text(
+        text.replace("https://fieldnotes.example/wp-content/uploads/2024/07/gemmi.jpg", "javascript:alert(1)")
+    )
+    run(str(bad))
+    post = Post.objects.get(source_id=101)
+    assert post.front_matter["image"] == "javascript:alert(1)"  # kept, as the export had it
+    assert post.image_url == ""
