@@ -21,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -29,10 +30,10 @@ from django.db.models import Q
 from taggit.models import Tag, TaggedItem
 
 from blog import frontmatter, rendering, xml_exports
-from blog.caching import batched_changes
+from blog.caching import batched_changes, content_changed
 from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, PostFields
-from blog.models import Attachment, Author, Category, Post, RemoteImage
+from blog.models import Attachment, Author, Category, MenuItem, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 EXPORT_SUFFIXES = {".xml", ".atom"}
@@ -508,6 +509,7 @@ def import_paths(
         result.skipped_types.update(contents.skipped)
         if not dry_run:
             write_attachments(attachments=list(contents.attachments.values()))
+            write_menus(items=contents.menu_items, terms=contents.terms, site_url=contents.site_url)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -555,6 +557,81 @@ def write_attachments(*, attachments: list[xml_exports.AttachmentSource]) -> int
             ]
             through.objects.bulk_create(links, ignore_conflicts=True)
         changed += len(new) + len(updated)
+    return changed
+
+
+def _menu_url(url: str, *, site_url: str) -> str:
+    """Return a custom menu link as the site can show it: a path for the old site's own pages, '' if unsafe."""
+    url = url.strip()
+    parts = urlsplit(url)
+    site = urlsplit(site_url)
+    if parts.scheme in ("http", "https") and site.netloc and parts.netloc.lower() == site.netloc.lower():
+        return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    if (
+        parts.scheme in ("http", "https", "mailto")
+        or url.startswith("#")
+        or (url.startswith("/") and not url.startswith("//"))
+    ):
+        return url[:2000]
+    return ""
+
+
+def write_menus(*, items: list[xml_exports.MenuItemSource], terms: list[xml_exports.Term], site_url: str) -> int:
+    """Store an export's navigation menus, each item linked to the post, page or category it names."""
+    if not items:
+        return 0
+    term_slugs = {
+        (term.taxonomy, term.term_id): frontmatter.make_slug(term.slug) or term.slug for term in terms if term.term_id
+    }
+    post_ids = dict(
+        Post.objects.filter(source_id__in=[item.object_id for item in items if item.kind == "post_type"]).values_list(
+            "source_id", "pk"
+        )
+    )
+    category_ids = dict(
+        Category.objects.filter(
+            slug__in=[slug for (taxonomy, _id), slug in term_slugs.items() if taxonomy == "category"]
+        ).values_list("slug", "pk")
+    )
+    changed = 0
+    with transaction.atomic():
+        existing = {row.source_id: row for row in MenuItem.objects.filter(source_id__in=[i.source_id for i in items])}
+        rows: dict[int, MenuItem] = {}
+        for item in items:
+            values: dict[str, Any] = {
+                "menu": (frontmatter.make_slug(item.menu) or "menu")[:200],
+                "title": item.title[:500],
+                "order": item.order,
+                "post_id": None,
+                "category_id": None,
+                "url": "",
+            }
+            if item.kind == "post_type":
+                values["post_id"] = post_ids.get(item.object_id)
+            elif item.kind == "taxonomy" and item.object == "category":
+                values["category_id"] = category_ids.get(term_slugs.get(("category", item.object_id), ""))
+            elif item.kind == "taxonomy" and item.object == "post_tag":
+                slug = term_slugs.get(("post_tag", item.object_id))
+                values["url"] = f"/tag/{slug}/" if slug else ""
+            else:
+                values["url"] = _menu_url(item.url, site_url=site_url)
+            if not (values["post_id"] or values["category_id"] or values["url"]):
+                continue  # what it linked to is not on this site
+            row = existing.get(item.source_id) or MenuItem(source_id=item.source_id)
+            if row.pk is None or any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.save()
+                changed += 1
+            rows[item.source_id] = row
+        for item in items:
+            row, parent = rows.get(item.source_id), rows.get(item.parent) if item.parent else None
+            parent_id = parent.pk if parent is not None else None
+            if row is not None and row.parent_id != parent_id:
+                MenuItem.objects.filter(pk=row.pk).update(parent_id=parent_id)
+                changed += 1
+    if changed:
+        content_changed()
     return changed
 
 

@@ -533,3 +533,40 @@ class Attachment(models.Model):
             .first()
         )
         return default_storage.url(original) if original else self.url
+
+
+class MenuItem(models.Model):
+    """One link of a navigation menu (a WordPress nav_menu_item): to a post or page, a category or a URL."""
+
+    source_id = models.BigIntegerField(null=True, blank=True, unique=True, help_text=_("The WordPress menu item ID."))
+    menu = models.SlugField(max_length=200, allow_unicode=True, help_text=_("The menu's slug, e.g. 'primary'."))
+    title = models.CharField(max_length=500, blank=True, help_text=_("Empty: the title of what it links to."))
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
+    url = models.CharField(max_length=2000, blank=True, help_text=_("For links to anything else."))
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["menu", "order", "pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.title:
+            return self.title
+        if self.post_id:
+            return self.post.title
+        if self.category_id:
+            return self.category.name
+        return self.url
+
+    @property
+    def href(self) -> str:
+        if self.post_id:
+            return self.post.permalink
+        if self.category_id:
+            return self.category.get_absolute_url()
+        return self.url

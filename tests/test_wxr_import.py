@@ -1,5 +1,6 @@
 """import_posts on WordPress (WXR) and Blogger exports, end to end through the public site."""
 
+import re
 import shutil
 import zipfile
 from io import StringIO
@@ -8,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from taggit.models import Tag
 
-from blog.models import Attachment, Author, Category, Post, RemoteImage
+from blog.models import Attachment, Author, Category, MenuItem, Post, RemoteImage
 from tests.test_xml_exports import BLOGGER, WXR
 
 pytestmark = pytest.mark.django_db
@@ -309,3 +310,35 @@ def test_a_featured_image_that_is_no_web_address_is_not_shown(tmp_path):
     post = Post.objects.get(source_id=101)
     assert post.front_matter["image"] == "javascript:alert(1)"  # kept, as the export had it
     assert post.image_url == ""
+
+
+def test_the_primary_menu_becomes_the_sites_navigation(client):
+    run(str(WXR / "wordpress-6.xml"))
+    assert MenuItem.objects.count() == 4
+    nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
+    # Pages (nested as in WordPress), a category and a custom link, in menu order; titles from
+    # the menu item or, when it has none, from what it links to.
+    assert re.sub(r">\s+<", "><", nav.strip()) == (
+        '<ul><li><a href="/about/">About</a><ul><li><a href="/about/team/">The team</a></li></ul></li>'
+        '<li><a href="/category/travel/">Travel</a></li>'
+        '<li><a href="https://social.example/@ada">Mastodon</a></li></ul>'
+    )
+    run(str(WXR / "wordpress-6.xml"))
+    assert MenuItem.objects.count() == 4
+
+
+def test_menu_links_to_unsafe_addresses_or_hidden_posts_are_left_out(client, tmp_path):
+    text = (WXR / "wordpress-6.xml").read_text()
+    bad = tmp_path / "export.xml"
+    bad.write_text(text.replace("https://social.example/@ada", "javascript:alert(1)"))
+    run(str(bad))
+    Post.objects.filter(source_id=3).update(status=Post.Status.DRAFT)
+    nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
+    assert "javascript" not in nav and "Mastodon" not in nav
+    assert "/about/team/" not in nav and '<a href="/about/">About</a>' in nav
+
+
+def test_without_a_menu_the_site_shows_its_own_links(client):
+    run(str(WXR / "wxr-1.1.xml"))
+    nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="/">Home</a>' in nav and '<a href="/archives/">Archives</a>' in nav
