@@ -845,7 +845,12 @@ def _column_values(
 ) -> dict[str, Any]:
     source_format = source.to_format()
     source_format["path"] = item.path
-    return {
+    values: dict[str, Any] = {}
+    # WordPress's per-post switch (kept as a key for export): 'closed' stops new comments.
+    comment_status = str(fields.front_matter.get("comment_status", "")).strip().lower()
+    if comment_status in Post.CommentStatus.values:
+        values["comment_status"] = comment_status
+    return values | {
         "source_id": fields.source_id,
         "title": fields.title,
         "slug": fields.slug,

@@ -172,6 +172,8 @@ def test_wxr_comments_become_threaded_comments_on_the_page(client):
     assert (by_id["9"].type, by_id["9"].status) == ("pingback", "pending")
     assert by_id["7"].author_email == "mary@example.org"
     assert post.comment_count == 2  # the pingback waits for moderation
+    assert post.comment_status == Post.CommentStatus.OPEN
+    assert Post.objects.get(source_id=2).comment_status == Post.CommentStatus.CLOSED
     page = client.get(post.permalink).content.decode()
     assert "What a view!" in page and "It was!" in page
     assert "a fine crossing" not in page and "mary@example.org" not in page
@@ -342,3 +344,26 @@ def test_without_a_menu_the_site_shows_its_own_links(client):
     run(str(WXR / "wxr-1.1.xml"))
     nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
     assert '<a href="/">Home</a>' in nav and '<a href="/archives/">Archives</a>' in nav
+
+
+def test_a_thumbnail_of_a_known_attachment_is_shown_as_its_cached_original(tmp_path, httpserver, settings):
+    from tests.images_helpers import image_bytes
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_RETRIES = 0
+    for path, size in (("gemmi.jpg", (1600, 1067)), ("gemmi-300x200.jpg", (300, 200))):
+        httpserver.expect_request(f"/wp-content/uploads/2024/07/{path}").respond_with_data(
+            image_bytes("JPEG", size), content_type="image/jpeg"
+        )
+    run(_export_with_images_at(httpserver.url_for("").rstrip("/"), tmp_path))
+    call_command("cache_images", "--all", stdout=StringIO(), stderr=StringIO())
+    original = RemoteImage.objects.get(url=httpserver.url_for("/wp-content/uploads/2024/07/gemmi.jpg"))
+    thumbnail = RemoteImage.objects.get(url=httpserver.url_for("/wp-content/uploads/2024/07/gemmi-300x200.jpg"))
+    assert original.status == thumbnail.status == RemoteImage.Status.CACHED
+    # The About page names only the 300x200 thumbnail; it shows the original's sizes.
+    about = Post.objects.get(source_id=2).body_html
+    widest = max(original.variants.values_list("width", flat=True))
+    assert widest > 300
+    assert f"{widest}w" in about
+    assert not any(name in about for name in thumbnail.variants.values_list("name", flat=True))
+    assert "gemmi-300x200.jpg" not in about
