@@ -89,7 +89,9 @@ class ImportResult:
             f"({self.rate:.0f} posts/s)"
         )
         if self.exports:
-            held = ", ".join(f"{self.contents[name]} {name}" for name in EXPORT_COUNTS)
+            held = ", ".join(
+                f"{self.contents[name]} {name if self.contents[name] != 1 else name[:-1]}" for name in EXPORT_COUNTS
+            )
             skipped = sum(self.skipped_types.values())
             kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.skipped_types.items()))
             line += f"; the export held {held}; skipped {skipped}" + (f" ({kinds})" if kinds else "")

@@ -15,7 +15,7 @@ from tests.test_xml_exports import BLOGGER, WXR
 pytestmark = pytest.mark.django_db
 
 WORDPRESS_SUMMARY = (
-    "the export held 6 posts, 2 pages, 3 comments, 1 attachments, 4 menu items; "
+    "the export held 6 posts, 2 pages, 3 comments, 1 attachment, 4 menu items; "
     "skipped 3 (1 revision, 1 wp_global_styles, 1 wp_template)"
 )
 
