@@ -13,7 +13,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, a folder (recursive), a .zip archive, or a WordPress/Blogger export (.xml).")
+        parser.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="A file, a folder (recursive), a .zip archive, or a WordPress/Blogger export (.xml).",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Read and check every file and report, but write nothing."
         )
