@@ -251,3 +251,19 @@ def test_blogger_2018_statuses_filename_and_comments():
     assert items["_drafts/deleted-trip.html"].source.front_matter["status"] == "trash"
     assert items["contact.html"].source.front_matter["blogger_orig_url"] == "/p/contact.html"
     assert export.contents.counts == {"posts": 3, "pages": 1, "comments": 2}
+
+
+def test_no_dtd_or_external_entity_is_ever_fetched(httpserver):
+    httpserver.expect_request("/evil.dtd").respond_with_data('<!ENTITY leak "LEAKED">')
+    httpserver.expect_request("/secret.txt").respond_with_data("SECRET")
+    text = (WXR / "wxr-1.1.xml").read_text()
+    head, rest = text.split("<rss", 1)
+    doctype = (
+        f'<!DOCTYPE rss SYSTEM "{httpserver.url_for("/evil.dtd")}" '
+        f'[<!ENTITY remote SYSTEM "{httpserver.url_for("/secret.txt")}">]>\n'
+    )
+    data = (head + doctype + "<rss" + rest).replace("Fuel, bridges", "&remote; &leak; Fuel, bridges").encode()
+    data = data.replace(b"<![CDATA[&remote; &leak; Fuel", b"&remote; &leak; <![CDATA[Fuel")
+    _export, items = from_bytes(data)
+    assert items[0].source.body == "  Fuel, bridges, helicopters."
+    assert httpserver.log == []  # nothing was asked of the network
