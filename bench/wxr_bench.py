@@ -6,8 +6,8 @@ own fresh SQLite database, each in its own process, and prints posts/s, the rati
 measured in this run, and each import's peak memory (the importing process, and the largest
 render worker).
 
-    python bench/wxr_bench.py [--posts 10000] [--keep]
-    python bench/wxr_bench.py --posts 21000          # a WXR file of about 200 MB
+    python bench/wxr_bench.py [--posts 10000] [--rounds 2] [--keep]
+    python bench/wxr_bench.py --posts 21000 --wxr-only --rounds 1   # a WXR file of about 200 MB
 """
 
 import argparse
@@ -82,6 +82,12 @@ def write_wxr(site: Path, target: Path) -> int:
     return target.stat().st_size
 
 
+def _cpu() -> float:
+    """Return the CPU seconds of this process and its finished children (the render workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def child(path: str) -> int:
     """Import `path` into the database DATABASE_URL names; print what happened as one JSON line."""
     import django
@@ -92,7 +98,9 @@ def child(path: str) -> int:
     from blog.importing import import_paths
 
     call_command("migrate", verbosity=0)
+    before = _cpu()
     result = import_paths([path])
+    cpu = _cpu() - before
     print(
         json.dumps(
             {
@@ -101,6 +109,7 @@ def child(path: str) -> int:
                 "failed": result.failed,
                 "seconds": result.seconds,
                 "rate": result.rate,
+                "cpu": cpu,
                 "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
             }
@@ -127,6 +136,10 @@ def run_import(path: Path, database: Path, work: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=10_000, help="How many posts to generate (default 10000).")
+    parser.add_argument("--rounds", type=int, default=2, help="Imports of each kind, alternating (default 2).")
+    parser.add_argument(
+        "--wxr-only", action="store_true", help="Import only the WXR file (memory on a large export); no ratio."
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder and print its path.")
     parser.add_argument("--child", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,20 +161,40 @@ def main() -> int:
             f"generated {args.posts} posts as Markdown and as a {size / 1e6:.0f} MB WXR file in "
             f"{time.perf_counter() - started:.1f} s"
         )
-        markdown = run_import(work / "site", work / "markdown.sqlite3", work)
-        wxr = run_import(work / "export.xml", work / "wxr.sqlite3", work)
-        for name, result in (("markdown", markdown), ("wxr", wxr)):
-            assert result["created"] == args.posts and not result["failed"], result["summary"]
+        # Alternate the two imports, each into a fresh database, and keep each one's best round:
+        # other work on the machine slows a round down, never speeds it up.
+        runs: dict[str, list[dict]] = {"markdown": [], "wxr": []}
+        for number in range(args.rounds):
+            for name, path in (("markdown", work / "site"), ("wxr", work / "export.xml")):
+                if args.wxr_only and name == "markdown":
+                    continue
+                result = run_import(path, work / f"{name}-{number}.sqlite3", work)
+                assert result["created"] == args.posts and not result["failed"], result["summary"]
+                runs[name].append(result)
+        best = {name: max(results, key=lambda result: result["rate"]) for name, results in runs.items() if results}
+        for name, result in best.items():
+            cpu_rates = [args.posts / run["cpu"] for run in runs[name]]
+            rates = ", ".join(f"{run['rate']:.0f}" for run in runs[name])
             print(f"{name + ':':10} {result['summary']}")
             print(
-                f"{'':10} peak memory {result['peak_mb']:.0f} MB in the importing process, "
-                f"{result['worker_mb']:.0f} MB in the largest render worker"
+                f"{'':10} rounds: {rates} posts/s; "
+                f"{max(cpu_rates):.0f} posts per CPU-second (all processes); peak memory "
+                f"{max(run['peak_mb'] for run in runs[name]):.0f} MB in the importing process, "
+                f"{max(run['worker_mb'] for run in runs[name]):.0f} MB in the largest render worker"
             )
-        ratio = wxr["rate"] / markdown["rate"]
-        print(f"ratio:     WXR import {ratio:.2f} times the Markdown import's posts/s (target ≥ 1.0 within noise)")
+        wxr_peak = max(run["peak_mb"] for run in runs["wxr"])
+        if args.wxr_only:
+            print(f"{'met' if wxr_peak < 300 else 'MISSED'}: peak memory of the WXR import < 300 MB")
+            return 0 if wxr_peak < 300 else 1
+        ratio = best["wxr"]["rate"] / best["markdown"]["rate"]
+        cpu_ratio = min(run["cpu"] for run in runs["markdown"]) / min(run["cpu"] for run in runs["wxr"])
+        print(
+            f"ratio:     WXR import {ratio:.2f} times the Markdown import's posts/s (best rounds), "
+            f"{cpu_ratio:.2f} per CPU-second"
+        )
         targets = [
-            ("WXR import at the Markdown import's speed (≥ 0.9)", ratio >= 0.9),
-            ("peak memory of the WXR import < 300 MB", wxr["peak_mb"] < 300),
+            ("WXR import at the Markdown import's speed (≥ 0.95)", ratio >= 0.95),
+            ("peak memory of the WXR import < 300 MB", wxr_peak < 300),
         ]
         for name, met in targets:
             print(f"{'met' if met else 'MISSED'}: {name}")

@@ -117,6 +117,7 @@ class SourceFile:
     # its attachments and menus after its last one (`export_done`).
     export: "xml_exports.ExportContents | None" = None
     export_done: bool = False
+    source: "frontmatter.PostSource | None" = None  # an export's post, parsed already
 
 
 @dataclass
@@ -359,12 +360,14 @@ def _iter_export(open_stream: Callable[[], Any], label: str, *, listed: bool = F
         export.scan()
         yield SourceFile(label=label, path="", export=export.contents)
         for item in export.items():
-            data = frontmatter.serialise(item.source)
+            # The file the exporter would have written: each key's text as export_posts writes it back.
+            item.source.raw = {key: frontmatter.dump_key(key, value) for key, value in item.source.front_matter.items()}
+            data = f"---\n{''.join(item.source.raw.values())}---\n{item.source.body}".encode()
             source = SourceFile(label=item.label, path=item.path, listed=True)
             if len(data) > cap:
                 source.error = f"is larger than the {_size(cap)} limit (IMPORT_MAX_FILE_BYTES)"
             else:
-                source.data = data
+                source.data, source.source = data, item.source  # parsed already: no need to read it back
             yield source
     except xml_exports.XmlExportError as exc:
         yield SourceFile(label=label, path="", error=str(exc), listed=True)
@@ -648,7 +651,7 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
             report(item, UNCHANGED)
         else:
             try:
-                source = frontmatter.parse(item.data)
+                source = item.source or frontmatter.parse(item.data)
                 fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
             except FrontMatterError as exc:
                 # In a folder, a file that does not start with front matter is not a post (README.md).
@@ -658,7 +661,7 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
                     report(item, FAILED, str(exc))
                 continue
             parsed.append((item, source, fields))
-        item.data = None  # stream: let the bytes go as soon as they are parsed
+        item.data = item.source = None  # stream: let the bytes go as soon as they are parsed
     return _Batch(parsed, hashes)
 
 

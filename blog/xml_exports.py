@@ -300,7 +300,7 @@ class _WxrReader:
 
     def tags(self) -> tuple[str, ...]:
         wp = self.wp
-        names = ("author", "category", "tag", "term", "base_site_url")
+        names = ("author", "category", "tag", "term", "base_site_url", "base_blog_url")
         return ("item", *(f"{{{wp}}}{name}" for name in names))
 
     def channel_element(self, element: etree._Element) -> None:
@@ -336,7 +336,8 @@ class _WxrReader:
                 name, parent = get("term_name") or slug, unquote(get("term_parent"))
                 term = Term(taxonomy, slug, name, parent, get("term_description"), _int(get("term_id")))
                 self.contents.terms.append(term)
-        elif name == "base_site_url":
+        elif name == "base_blog_url" or (name == "base_site_url" and not self.contents.site_url):
+            # WordPress.com's base_site_url is wordpress.com itself; base_blog_url is the blog.
             self.contents.site_url = _text(element).strip()
 
     def item(self, element: etree._Element) -> ExportItem | None:

@@ -267,3 +267,10 @@ def test_no_dtd_or_external_entity_is_ever_fetched(httpserver):
     _export, items = from_bytes(data)
     assert items[0].source.body == "  Fuel, bridges, helicopters."
     assert httpserver.log == []  # nothing was asked of the network
+
+
+def test_the_blogs_own_address_is_its_base_blog_url():
+    export, _items = read(WXR / "wordpress-com.xml")
+    assert export.contents.site_url == "https://dotcom.example.wordpress.com"
+    export, _items = read(WXR / "wxr-1.0.xml")  # WXR 1.0 has only base_site_url
+    assert export.contents.site_url == "http://oldblog.example"
