@@ -187,7 +187,7 @@ def _events(stream: IO[bytes], tags: tuple[str, ...]) -> Iterator[etree._Element
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
-        huge_tree=True,
+        huge_tree=False,  # libxml2 keeps its limits (10 MB per text node, nesting depth)
         recover=True,
         remove_comments=False,
     )
