@@ -476,8 +476,11 @@ class _WxrReader:
         fm["layout"] = post_type
         if fields.get("guid", "").strip():
             fm["guid"] = fields["guid"].strip()
-        if fields.get("link", "").strip():
-            fm["permalink"] = _url_path(fields["link"])
+        link_path = _url_path(fields["link"]) if fields.get("link", "").strip() else ""
+        # The page shown as the static front page has the site's root as its link: the home
+        # page is the site's own, so the page keeps an address of its own (/<slug>/).
+        if link_path and link_path != "/":
+            fm["permalink"] = link_path
         if status != "publish":
             fm["status"] = status
         if fields.get("wp:post_password", ""):

@@ -274,3 +274,14 @@ def test_the_blogs_own_address_is_its_base_blog_url():
     assert export.contents.site_url == "https://dotcom.example.wordpress.com"
     export, _items = read(WXR / "wxr-1.0.xml")  # WXR 1.0 has only base_site_url
     assert export.contents.site_url == "http://oldblog.example"
+
+
+def test_the_static_front_page_does_not_take_the_home_page_address():
+    data = (
+        (WXR / "wordpress-6.xml")
+        .read_bytes()
+        .replace(b"<link>https://fieldnotes.example/about/</link>", b"<link>https://fieldnotes.example/</link>")
+    )
+    _export, items = from_bytes(data)
+    about = next(item for item in items if item.path == "about.md").source.front_matter
+    assert "permalink" not in about  # the importer gives it /about/
