@@ -223,6 +223,8 @@ class Post(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
     guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # WordPress's sticky posts (front matter `sticky: true`) lead the home page.
+    sticky = models.BooleanField(default=False, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
@@ -287,8 +289,9 @@ class Post(models.Model):
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
         self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
+        self.sticky = (self.front_matter or {}).get("sticky") is True
         if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
-            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
+            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path", "sticky"}
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
             self.render()

@@ -75,6 +75,10 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
     date_list_period = "year"
     template_name = "blog/post_archive.html"
 
+    def get_queryset(self):
+        # Sticky posts first, as WordPress's front page had them; then the newest.
+        return super().get_queryset().order_by("-sticky", "-date", "-pk")
+
     def get(self, request, *args, **kwargs):
         target = wordpress_query_target(request.GET)
         if target:

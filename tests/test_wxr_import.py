@@ -6,6 +6,7 @@ import zipfile
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from taggit.models import Tag
 
@@ -385,3 +386,16 @@ def test_an_exports_posts_are_exactly_the_files_they_read_as(path):
             assert frontmatter.parse(item.data) == item.source, item.label
             checked += 1
     assert checked or path.name in ("broken.xml",)
+
+
+def test_a_sticky_post_leads_the_home_page(client, make_post):
+    run(str(WXR / "wordpress-6.xml"))
+    newer = make_post(title="Yesterday's news")
+    assert Post.objects.get(source_id=101).sticky
+    assert newer.date > Post.objects.get(source_id=101).date
+    home = client.get("/").content.decode()
+    assert home.index("Crossing the Gemmi Pass") < home.index("Yesterday&#x27;s news")
+    Post.objects.filter(source_id=101).update(sticky=False)
+    cache.clear()
+    home = client.get("/").content.decode()
+    assert home.index("Yesterday&#x27;s news") < home.index("Crossing the Gemmi Pass")
