@@ -538,6 +538,17 @@ class Attachment(models.Model):
         return default_storage.url(original) if original else self.url
 
 
+def validate_menu_url(value: str) -> None:
+    """Raise ValidationError unless `value` is a link a menu may show: http(s), mailto, a path or '#…'."""
+    scheme = urlsplit(value.strip()).scheme.lower()
+    if (value and scheme not in ("http", "https", "mailto") and not value.startswith(("#", "/"))) or value.startswith(
+        "//"
+    ):
+        raise ValidationError(
+            _("'%(value)s' is not an http(s) or mailto link, a path or an anchor."), params={"value": value}
+        )
+
+
 class MenuItem(models.Model):
     """One link of a navigation menu (a WordPress nav_menu_item): to a post or page, a category or a URL."""
 
@@ -546,7 +557,9 @@ class MenuItem(models.Model):
     title = models.CharField(max_length=500, blank=True, help_text=_("Empty: the title of what it links to."))
     post = models.ForeignKey(Post, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
     category = models.ForeignKey(Category, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
-    url = models.CharField(max_length=2000, blank=True, help_text=_("For links to anything else."))
+    url = models.CharField(
+        max_length=2000, blank=True, validators=[validate_menu_url], help_text=_("For links to anything else.")
+    )
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
     order = models.IntegerField(default=0)
 

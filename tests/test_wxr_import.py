@@ -399,3 +399,39 @@ def test_a_sticky_post_leads_the_home_page(client, make_post):
     cache.clear()
     home = client.get("/").content.decode()
     assert home.index("Yesterday&#x27;s news") < home.index("Crossing the Gemmi Pass")
+
+
+def test_menu_and_attachment_changelists_in_a_fixed_number_of_queries(admin_client, tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    def queries(name: str) -> tuple[int, int]:
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get(reverse(f"admin:blog_{name}_changelist"))
+        assert response.status_code == 200
+        return len(captured.captured_queries), response.context["cl"].result_count
+
+    run(str(WXR / "wordpress-6.xml"))
+    few = {name: queries(name) for name in ("menuitem", "attachment")}
+    assert few["menuitem"][1] == 4 and few["attachment"][1] == 1
+    about = Post.objects.get(source_id=2)
+    for n in range(30):
+        parent = MenuItem.objects.create(menu="primary", post=about, order=10 + n)
+        MenuItem.objects.create(menu="footer", title=f"Link {n}", url=f"https://example.org/{n}", parent=parent)
+        Attachment.objects.create(source_id=1000 + n, url=f"https://example.org/{n}.jpg", post=about)
+    many = {name: queries(name) for name in ("menuitem", "attachment")}
+    assert many["menuitem"][1] == 64 and many["attachment"][1] == 31
+    assert {name: count for name, (count, _rows) in many.items()} == {
+        name: count for name, (count, _rows) in few.items()
+    }
+
+
+def test_a_menu_link_must_be_a_web_address_a_path_or_an_anchor():
+    from django.core.exceptions import ValidationError
+
+    for good in ("https://example.org/", "mailto:ada@example.org", "/about/", "#top", ""):
+        MenuItem(menu="primary", url=good).clean_fields(exclude=["source_id", "post", "category", "parent"])
+    for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example/"):
+        with pytest.raises(ValidationError):
+            MenuItem(menu="primary", url=bad).clean_fields(exclude=["source_id", "post", "category", "parent"])
