@@ -389,26 +389,31 @@ def submit_comment(
     Its `source_id` is 'k<pk>': unlike a source's numeric ids, never taken by an import.
     """
     status = new_comment_status(name=name, email=email, body=body, trusted_user=trusted_user)
+    comment = Comment(
+        post=post,
+        parent=parent,
+        author_name=name,
+        author_email=email,
+        author_url=url,
+        author_ip=ip,
+        user_agent=user_agent[: Comment._meta.get_field("user_agent").max_length],
+        body=body,
+        status=status,
+    )
+    return save_new(comment)
+
+
+def save_new(comment: Comment) -> Comment:
+    """Save a comment made on this site, giving it the source id 'k<pk>' (never a source's numeric id)."""
     with transaction.atomic():
-        comment = Comment(
-            post=post,
-            parent=parent,
-            parent_source_id=parent.source_id if parent else "",
-            source_id=f"new-{uuid.uuid4().hex}",
-            author_name=name,
-            author_email=email,
-            author_url=url,
-            author_ip=ip,
-            user_agent=user_agent[: Comment._meta.get_field("user_agent").max_length],
-            body=body,
-            status=status,
-        )
+        comment.source_id = f"new-{uuid.uuid4().hex}"
         comment.save()
         source_id = f"k{comment.pk}"
-        while Comment.objects.filter(post=post, source_id=source_id).exists():
-            source_id += "k"  # only after an import brought a 'k…' id of another database
+        while Comment.objects.filter(post_id=comment.post_id, source_id=source_id).exists():
+            source_id += "k"  # only after an import brought a 'k…' id from another database
         comment.source_id = source_id
-        comment.save(update_fields=["source_id"])
+        comment.parent_source_id = comment.parent.source_id if comment.parent_id else ""
+        comment.save(update_fields=["source_id", "parent_source_id"])
     return comment
 
 

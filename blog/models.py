@@ -440,6 +440,7 @@ class Comment(models.Model):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = instance.__dict__.get("body")
         instance._loaded_status = instance.__dict__.get("status")
+        instance._loaded_parent_id = instance.__dict__.get("parent_id")
         return instance
 
     @property
@@ -472,5 +473,11 @@ class Comment(models.Model):
             self.render()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
+        if self.parent_id != getattr(self, "_loaded_parent_id", None) and not self._state.adding:
+            # Moved in the admin: the source id follows, or an import and the export would undo it.
+            self.parent_source_id = self.parent.source_id if self.parent_id else ""
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "parent_source_id"}
         super().save(*args, **kwargs)
         self._loaded_status = self.status
+        self._loaded_parent_id = self.parent_id
