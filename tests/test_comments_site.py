@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
-from django.utils.html import escape
 from django.utils import timezone
+from django.utils.html import escape
 
 from blog.comments import CommentSource, build_thread, set_status, upsert_comments
 from blog.forms import form_token
