@@ -260,6 +260,24 @@ class Thread:
     pings: list[Comment]
     comment_count: int
 
+    def rows(self) -> list[Comment]:
+        """Return the comments in reading order, each with `opens` (its replies follow in a nested
+        list) and `closes` (how many nested lists end after it), to render without recursion."""
+        rows: list[Comment] = []
+        stack = [iter(self.comments)]
+        while stack:
+            comment = next(stack[-1], None)
+            if comment is None:
+                stack.pop()
+                if rows and len(stack) > 0:
+                    rows[-1].closes.append(None)
+                continue
+            comment.opens, comment.closes = bool(comment.replies_shown), []
+            rows.append(comment)
+            if comment.replies_shown:
+                stack.append(iter(comment.replies_shown))
+        return rows
+
 
 def build_thread(comments: list[Comment], *, max_depth: int) -> Thread:
     """Return `comments` (oldest first) as a thread nested at most `max_depth` levels deep.

@@ -14,7 +14,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import escape_uri_path
 from django.utils.translation import gettext as _
@@ -214,6 +214,7 @@ class PostView(DetailView):
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )
         context["comments_open"] = comment_service.comments_open(post)
+        context["comment_form_url"] = reverse("comment-form", args=[post.pk])
         context["comment_feed_url"] = post.permalink + ("feed/" if post.permalink.endswith("/") else "/feed/")
         context["image_url"] = first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
