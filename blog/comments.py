@@ -1,4 +1,4 @@
-"""Comments in and out of the database: the import API every importer calls, and counts.
+"""Comments: the import API every importer calls, threads for the page, new comments, moderation.
 
 Importers (the Markdown `comments:` list, WXR, Blogger) turn their comments into
 `CommentSource` objects (plain data, see `blog.frontmatter.CommentSource`) and call
@@ -17,6 +17,11 @@ find their parents by `parent_source_id`, in this call or an earlier one.
         ],
     )
     result.created, result.updated, result.unchanged, result.failed, result.failures
+
+The rest of the module serves the site: `comments_open()` and `build_thread()` for the post
+page, `submit_comment()` with its moderation rules and per-address rate limit for the form,
+and `set_status()` for the admin's bulk moderation. Every write that skips model signals
+recounts `Post.comment_count` and marks the page cache stale itself.
 """
 
 import ipaddress

@@ -372,6 +372,7 @@ class CommentQuerySet(models.QuerySet):
             self.approved()
             .filter(post__status=Post.Status.PUBLISHED, post__date__lte=timezone.now())
             .select_related("post")
+            .defer(*(f"post__{name}" for name in ("body", "body_html", "toc", "front_matter", "source_format")))
         )
 
 

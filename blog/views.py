@@ -238,6 +238,7 @@ class PostView(DetailView):
             "keywords": [tag.name for tag in context["tags"]],
             "articleSection": [category.name for category in context["categories"]],
             "wordCount": post.word_count,
+            "commentCount": post.comment_count,
         }
         if context["image_url"]:
             data["image"] = absolute(context["image_url"])
@@ -253,8 +254,10 @@ def post_comment_feed(request, path: str):
             continue
         base = path[: -len(suffix)]
         permalinks = {base, base.rstrip("/"), escape_uri_path(base), escape_uri_path(base).rstrip("/")}
-        post = Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("pk").first()
-        return feed()(request, post_id=post.pk) if post is not None else None
+        post = (
+            Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
+        )
+        return feed()(request, post=post) if post is not None else None
     return None
 
 

@@ -424,3 +424,13 @@ def test_quotes_and_code_blocks_keep_their_lines():
     assert render_comment("<blockquote>You said\nthis</blockquote>\n\n<pre>a = 1\nb = 2</pre>\n\nAgreed.") == (
         "<blockquote>You said\nthis</blockquote>\n<pre>a = 1\nb = 2</pre>\n<p>Agreed.</p>"
     )
+
+
+@pytest.mark.parametrize("count", [1, 50])
+def test_comment_feeds_query_count_is_constant(client, make_post, django_assert_num_queries, count):
+    post = make_post()
+    add(post, *[CommentSource(source_id=str(n), date=when(1) + timedelta(minutes=n), body="x") for n in range(count)])
+    with django_assert_num_queries(1):  # comments with their posts
+        assert client.get("/comments/feed/").status_code == 200
+    with django_assert_num_queries(3):  # post page look-up (none), the post by permalink, its comments
+        assert client.get(post.permalink + "feed/").status_code == 200
