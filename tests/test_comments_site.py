@@ -434,3 +434,11 @@ def test_comment_feeds_query_count_is_constant(client, make_post, django_assert_
         assert client.get("/comments/feed/").status_code == 200
     with django_assert_num_queries(3):  # post page look-up (none), the post by permalink, its comments
         assert client.get(post.permalink + "feed/").status_code == 200
+
+
+def test_staff_comments_are_published_at_once(admin_client, make_post, open_comments):
+    post = make_post()
+    response = admin_client.post(f"/comments/new/{post.pk}/", form_data(post, body="From the author"))
+    comment = Comment.objects.get()
+    assert comment.status == "approved"
+    assert response["Location"] == f"{post.permalink}#comment-{comment.source_id}"
