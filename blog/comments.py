@@ -247,28 +247,52 @@ def comments_open(post: Post, *, now: datetime | None = None) -> bool:
     return days <= 0 or post.date >= (now or timezone.now()) - timedelta(days=days)
 
 
-def shown_comments(post: Post) -> list[Comment]:
+@dataclass(slots=True)
+class ShownComment:
+    """What a reader sees of a comment: its public columns only (cheaper than a model instance)."""
+
+    pk: int
+    parent_id: int | None
+    source_id: str
+    author_name: str
+    author_url: str
+    date: datetime
+    body_html: str
+    type: str
+    anchor: str = ""
+    display_name: str = ""
+    depth: int = 1
+    replies_shown: list = field(default_factory=list)
+    reply_to: "ShownComment | None" = None
+    opens: bool = False
+    closes: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.anchor = f"comment-{self.source_id}"
+        self.display_name = Comment.name_for_readers(self.author_name)
+
+
+_SHOWN_COLUMNS = ("pk", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
+
+
+def shown_comments(post: Post) -> list[ShownComment]:
     """Return the approved comments, pingbacks and trackbacks of `post`, oldest first (one query)."""
-    return list(
-        Comment.objects.approved()
-        .filter(post=post)
-        .only("pk", "post_id", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
-        .order_by("date", "pk")
-    )
+    rows = Comment.objects.approved().filter(post=post).order_by("date", "pk").values_list(*_SHOWN_COLUMNS)
+    return [ShownComment(*row) for row in rows]
 
 
 @dataclass
 class Thread:
     """What a post page shows: the conversation as a tree, and the pingbacks/trackbacks apart."""
 
-    comments: list[Comment]  # top level; each comment has .replies_shown (and .reply_to when flattened)
-    pings: list[Comment]
+    comments: list  # top level (Comment or ShownComment); each has .replies_shown, and .reply_to when flattened
+    pings: list
     comment_count: int
 
-    def rows(self) -> list[Comment]:
+    def rows(self) -> list:
         """Return the comments in reading order, each with `opens` (its replies follow in a nested
         list) and `closes` (how many nested lists end after it), to render without recursion."""
-        rows: list[Comment] = []
+        rows: list = []
         stack = [iter(self.comments)]
         while stack:
             comment = next(stack[-1], None)
@@ -284,7 +308,7 @@ class Thread:
         return rows
 
 
-def build_thread(comments: list[Comment], *, max_depth: int) -> Thread:
+def build_thread(comments: list, *, max_depth: int) -> Thread:
     """Return `comments` (oldest first) as a thread nested at most `max_depth` levels deep.
 
     A reply deeper than that is listed at the last level, after the comment it descends

@@ -451,8 +451,12 @@ class Comment(models.Model):
 
     @property
     def display_name(self) -> str:
-        """Return the author's name for readers: entities decoded once (jekyll-import encodes them)."""
-        return html.unescape(self.author_name) or _("Anonymous")
+        return self.name_for_readers(self.author_name)
+
+    @staticmethod
+    def name_for_readers(author_name: str) -> str:
+        """Return an author's name for readers: entities decoded once (jekyll-import encodes them)."""
+        return html.unescape(author_name) or str(_("Anonymous"))
 
     @property
     def anchor(self) -> str:
