@@ -446,7 +446,7 @@ class CommentAdmin(admin.ModelAdmin):
     list_display = ["author", "excerpt", "post_link", "date", "status", "type"]
     list_display_links = ["author", "excerpt"]
     list_filter = ["status", "type", CommentPostFilter]
-    search_fields = ["author_name", "author_email", "author_url", "body", "=source_id"]
+    search_fields = ["author_name", "author_email", "author_url", "author_ip", "body", "=source_id"]
     date_hierarchy = "date"
     list_per_page = 50
     actions = ["approve", "mark_pending", "mark_spam", "trash"]

@@ -30,7 +30,14 @@ def moderated(make_post):
                 source_id="1", date=when(1), body="Lovely", author_name="Ann", author_email="ann@example.com"
             ),
             CommentSource(source_id="2", parent_source_id="1", date=when(2), body="Indeed", author_name="Bob"),
-            CommentSource(source_id="3", date=when(3), body="Buy now", author_name="Bot", status="pending"),
+            CommentSource(
+                source_id="3",
+                date=when(3),
+                body="Buy now",
+                author_name="Bot",
+                author_ip="203.0.113.77",
+                status="pending",
+            ),
             CommentSource(source_id="4", date=when(4), body="Linked", author_name="Blog", type="pingback"),
         ],
     )
@@ -52,6 +59,7 @@ def test_changelist_filters_and_search(admin_client, moderated):
     assert "Quiet" in by_post.content.decode()  # the filter names the post
     assert listed(admin_client.get(CHANGELIST + "?q=ann@example.com")) == ["1"]
     assert listed(admin_client.get(CHANGELIST + "?q=buy")) == ["3"]
+    assert listed(admin_client.get(CHANGELIST + "?q=203.0.113.77")) == ["3"]  # by address, for floods
 
 
 @pytest.mark.parametrize("count", [1, 60])
