@@ -206,7 +206,10 @@ def link_parents(*, post_ids: list[int]) -> int:
     by_source = {(comment.post_id, comment.source_id): comment for comment in comments}
     parent_of = {}
     for comment in comments:
-        parent = by_source.get((comment.post_id, comment.parent_source_id)) if comment.parent_source_id else None
+        if not comment.parent_source_id:
+            parent_of[comment.pk] = comment.parent_id  # no source link to follow: left as it is
+            continue
+        parent = by_source.get((comment.post_id, comment.parent_source_id))
         parent_of[comment.pk] = parent.pk if parent is not None and parent.pk != comment.pk else None
     for comment in comments:
         # Walk up: a loop (A replies to B replies to A) is broken at the comment that closes it.

@@ -478,7 +478,9 @@ class Comment(models.Model):
             self.render()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
-        if self.parent_id != getattr(self, "_loaded_parent_id", None) and not self._state.adding:
+        if self.parent_id != getattr(self, "_loaded_parent_id", None) and (
+            not self._state.adding or not self.parent_source_id
+        ):
             # Moved in the admin: the source id follows, or an import and the export would undo it.
             self.parent_source_id = self.parent.source_id if self.parent_id else ""
             if kwargs.get("update_fields") is not None:
