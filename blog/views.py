@@ -267,7 +267,7 @@ class CommentFormView(TemplateView):
     template_name = "blog/comment_form.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.post_object = get_object_or_404(Post.objects.published().select_related("author"), pk=kwargs["post_id"])
+        self.post_object = get_object_or_404(Post.objects.published(), pk=kwargs["post_id"])
         response = super().dispatch(request, *args, **kwargs)
         add_never_cache_headers(response)
         response.headers["X-Robots-Tag"] = "noindex"

@@ -314,6 +314,7 @@ def test_form_with_csrf_checks(make_post, open_comments):
     [
         ({"website": "http://spam.example/"}, "The field “Leave this field empty” must stay empty."),
         ({"started": "forged"}, "This form was not sent as the site made it: please reload it."),
+        ({"started": ""}, "This form was not sent as the site made it: please reload it."),
         ({"body": "x" * 5001}, "Ensure this value has at most 5000 characters (it has 5001)."),
         ({"body": "   "}, "This field is required."),
         ({"email": "not-an-address"}, "Enter a valid email address."),
