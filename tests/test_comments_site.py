@@ -443,3 +443,10 @@ def test_staff_comments_are_published_at_once(admin_client, make_post, open_comm
     comment = Comment.objects.get()
     assert comment.status == "approved"
     assert response["Location"] == f"{post.permalink}#comment-{comment.source_id}"
+
+
+def test_the_link_limit_holds_for_staff_too(admin_client, make_post, open_comments):
+    post = make_post()
+    body = "Sources: https://a.example/ https://b.example/ https://c.example/ for the curious"
+    admin_client.post(f"/comments/new/{post.pk}/", form_data(post, body=body))
+    assert Comment.objects.get().status == "pending"
