@@ -1,4 +1,4 @@
-"""Comments in and out of the database: the import API every importer calls, and counts.
+"""Comments: the import API every importer calls, threads for the page, new comments, moderation.
 
 Importers (the Markdown `comments:` list, WXR, Blogger) turn their comments into
 `CommentSource` objects (plain data, see `blog.frontmatter.CommentSource`) and call
@@ -17,6 +17,11 @@ find their parents by `parent_source_id`, in this call or an earlier one.
         ],
     )
     result.created, result.updated, result.unchanged, result.failed, result.failures
+
+The rest of the module serves the site: `comments_open()` and `build_thread()` for the post
+page, `submit_comment()` with its moderation rules and per-address rate limit for the form,
+and `set_status()` for the admin's bulk moderation. Every write that skips model signals
+recounts `Post.comment_count` and marks the page cache stale itself.
 """
 
 import ipaddress
@@ -201,7 +206,10 @@ def link_parents(*, post_ids: list[int]) -> int:
     by_source = {(comment.post_id, comment.source_id): comment for comment in comments}
     parent_of = {}
     for comment in comments:
-        parent = by_source.get((comment.post_id, comment.parent_source_id)) if comment.parent_source_id else None
+        if not comment.parent_source_id:
+            parent_of[comment.pk] = comment.parent_id  # no source link to follow: left as it is
+            continue
+        parent = by_source.get((comment.post_id, comment.parent_source_id))
         parent_of[comment.pk] = parent.pk if parent is not None and parent.pk != comment.pk else None
     for comment in comments:
         # Walk up: a loop (A replies to B replies to A) is broken at the comment that closes it.
@@ -242,26 +250,68 @@ def comments_open(post: Post, *, now: datetime | None = None) -> bool:
     return days <= 0 or post.date >= (now or timezone.now()) - timedelta(days=days)
 
 
-def shown_comments(post: Post) -> list[Comment]:
+@dataclass(slots=True)
+class ShownComment:
+    """What a reader sees of a comment: its public columns only (cheaper than a model instance)."""
+
+    pk: int
+    parent_id: int | None
+    source_id: str
+    author_name: str
+    author_url: str
+    date: datetime
+    body_html: str
+    type: str
+    anchor: str = ""
+    display_name: str = ""
+    depth: int = 1
+    replies_shown: list = field(default_factory=list)
+    reply_to: "ShownComment | None" = None
+    opens: bool = False
+    closes: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.anchor = f"comment-{self.source_id}"
+        self.display_name = Comment.name_for_readers(self.author_name)
+
+
+_SHOWN_COLUMNS = ("pk", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
+
+
+def shown_comments(post: Post) -> list[ShownComment]:
     """Return the approved comments, pingbacks and trackbacks of `post`, oldest first (one query)."""
-    return list(
-        Comment.objects.approved()
-        .filter(post=post)
-        .only("pk", "post_id", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
-        .order_by("date", "pk")
-    )
+    rows = Comment.objects.approved().filter(post=post).order_by("date", "pk").values_list(*_SHOWN_COLUMNS)
+    return [ShownComment(*row) for row in rows]
 
 
 @dataclass
 class Thread:
     """What a post page shows: the conversation as a tree, and the pingbacks/trackbacks apart."""
 
-    comments: list[Comment]  # top level; each comment has .replies_shown (and .reply_to when flattened)
-    pings: list[Comment]
+    comments: list  # top level (Comment or ShownComment); each has .replies_shown, and .reply_to when flattened
+    pings: list
     comment_count: int
 
+    def rows(self) -> list:
+        """Return the comments in reading order, each with `opens` (its replies follow in a nested
+        list) and `closes` (how many nested lists end after it), to render without recursion."""
+        rows: list = []
+        stack = [iter(self.comments)]
+        while stack:
+            comment = next(stack[-1], None)
+            if comment is None:
+                stack.pop()
+                if rows and len(stack) > 0:
+                    rows[-1].closes.append(None)
+                continue
+            comment.opens, comment.closes = bool(comment.replies_shown), []
+            rows.append(comment)
+            if comment.replies_shown:
+                stack.append(iter(comment.replies_shown))
+        return rows
 
-def build_thread(comments: list[Comment], *, max_depth: int) -> Thread:
+
+def build_thread(comments: list, *, max_depth: int) -> Thread:
     """Return `comments` (oldest first) as a thread nested at most `max_depth` levels deep.
 
     A reply deeper than that is listed at the last level, after the comment it descends
@@ -389,26 +439,31 @@ def submit_comment(
     Its `source_id` is 'k<pk>': unlike a source's numeric ids, never taken by an import.
     """
     status = new_comment_status(name=name, email=email, body=body, trusted_user=trusted_user)
+    comment = Comment(
+        post=post,
+        parent=parent,
+        author_name=name,
+        author_email=email,
+        author_url=url,
+        author_ip=ip,
+        user_agent=user_agent[: Comment._meta.get_field("user_agent").max_length],
+        body=body,
+        status=status,
+    )
+    return save_new(comment)
+
+
+def save_new(comment: Comment) -> Comment:
+    """Save a comment made on this site, giving it the source id 'k<pk>' (never a source's numeric id)."""
     with transaction.atomic():
-        comment = Comment(
-            post=post,
-            parent=parent,
-            parent_source_id=parent.source_id if parent else "",
-            source_id=f"new-{uuid.uuid4().hex}",
-            author_name=name,
-            author_email=email,
-            author_url=url,
-            author_ip=ip,
-            user_agent=user_agent[: Comment._meta.get_field("user_agent").max_length],
-            body=body,
-            status=status,
-        )
+        comment.source_id = f"new-{uuid.uuid4().hex}"
         comment.save()
         source_id = f"k{comment.pk}"
-        while Comment.objects.filter(post=post, source_id=source_id).exists():
-            source_id += "k"  # only after an import brought a 'k…' id of another database
+        while Comment.objects.filter(post_id=comment.post_id, source_id=source_id).exists():
+            source_id += "k"  # only after an import brought a 'k…' id from another database
         comment.source_id = source_id
-        comment.save(update_fields=["source_id"])
+        comment.parent_source_id = comment.parent.source_id if comment.parent_id else ""
+        comment.save(update_fields=["source_id", "parent_source_id"])
     return comment
 
 

@@ -225,9 +225,9 @@ class PostCommentFeed(CommentFeed):
 
     single_post = True
 
-    def get_object(self, request, post_id: int):
+    def get_object(self, request, post: Post):
         scope = super().get_object(request)
-        return CommentScope(site_root=scope.site_root, post=Post.objects.published().get(pk=post_id))
+        return CommentScope(site_root=scope.site_root, post=post)
 
 
 class PostCommentAtomFeed(AtomFeedMixin, PostCommentFeed):

@@ -38,7 +38,7 @@ class CommentForm(forms.Form):
     )
     body = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 8}), strip=True)
     parent = forms.CharField(required=False, widget=forms.HiddenInput)
-    started = forms.CharField(widget=forms.HiddenInput)
+    started = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, post, now: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -49,7 +49,8 @@ class CommentForm(forms.Form):
         self.fields["body"].widget.attrs["maxlength"] = str(max_length)
         self.fields["body"].validators.append(MaxLengthValidator(max_length))
         self.fields["body"].help_text = _(
-            "Plain text; a blank line starts a paragraph. Up to %(count)d characters."
+            "A blank line starts a paragraph; simple HTML (<em>, <strong>, <code>, <blockquote>, links) "
+            "is kept. Up to %(count)d characters."
         ) % {"count": max_length}
         self.fields[HONEYPOT_FIELD] = forms.CharField(
             label=_("Leave this field empty"),
@@ -63,6 +64,8 @@ class CommentForm(forms.Form):
 
     def clean_started(self) -> float:
         try:
+            if not self.cleaned_data.get("started"):
+                raise signing.BadSignature
             data = signing.loads(self.cleaned_data["started"], salt=_SALT, max_age=FORM_MAX_AGE)
         except signing.SignatureExpired:
             raise forms.ValidationError(_("This form has expired: please send your comment again.")) from None

@@ -428,20 +428,16 @@ COMMENT_COLUMN_KEYS = {
 _WORDPRESS_STATUSES = {
     "1": "approved",
     "approve": "approved",
-    "approved": "approved",
     "0": "pending",
     "hold": "pending",
+    "post-trashed": "trash",
 }
 
 
 def wordpress_status(value: Any) -> str:
     """Return Kabar's comment status for WordPress's comment_approved value ('1', '0', 'spam', 'trash')."""
     text = _scalar_text(value).strip().lower() if value is not None else ""
-    if text in COMMENT_STATUSES:
-        return text
-    if text in ("post-trashed",):
-        return "trash"
-    return _WORDPRESS_STATUSES.get(text, "pending")
+    return text if text in COMMENT_STATUSES else _WORDPRESS_STATUSES.get(text, "pending")
 
 
 def wordpress_type(value: Any) -> str:

@@ -404,6 +404,7 @@ class CommentQuerySet(models.QuerySet):
             self.approved()
             .filter(post__status=Post.Status.PUBLISHED, post__date__lte=timezone.now())
             .select_related("post")
+            .defer(*(f"post__{name}" for name in ("body", "body_html", "toc", "front_matter", "source_format")))
         )
 
 
@@ -472,6 +473,7 @@ class Comment(models.Model):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = instance.__dict__.get("body")
         instance._loaded_status = instance.__dict__.get("status")
+        instance._loaded_parent_id = instance.__dict__.get("parent_id")
         return instance
 
     @property
@@ -481,8 +483,12 @@ class Comment(models.Model):
 
     @property
     def display_name(self) -> str:
-        """Return the author's name for readers: entities decoded once (jekyll-import encodes them)."""
-        return html.unescape(self.author_name) or _("Anonymous")
+        return self.name_for_readers(self.author_name)
+
+    @staticmethod
+    def name_for_readers(author_name: str) -> str:
+        """Return an author's name for readers: entities decoded once (jekyll-import encodes them)."""
+        return html.unescape(author_name) or str(_("Anonymous"))
 
     @property
     def anchor(self) -> str:
@@ -504,6 +510,13 @@ class Comment(models.Model):
             self.render()
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
+        if self.parent_id != getattr(self, "_loaded_parent_id", None) and (
+            not self._state.adding or not self.parent_source_id
+        ):
+            # Moved in the admin: the source id follows, or an import and the export would undo it.
+            self.parent_source_id = self.parent.source_id if self.parent_id else ""
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "parent_source_id"}
         super().save(*args, **kwargs)
         self._loaded_status = self.status
 
@@ -586,3 +599,5 @@ class MenuItem(models.Model):
         if self.category_id:
             return self.category.get_absolute_url()
         return self.url
+
+        self._loaded_parent_id = self.parent_id

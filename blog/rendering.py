@@ -912,6 +912,7 @@ COMMENT_URL_SCHEMES = frozenset({"http", "https", "mailto"})
 COMMENT_LINK_REL = "nofollow ugc"
 _COMMENT_BLOCK = re.compile(r"\n[ \t]*\n\s*")
 _COMMENT_PIECE = re.compile(r"(<[^>]*>)")
+_COMMENT_BLOCK_TAG = re.compile(r"<(?:blockquote|pre|p)\b", re.IGNORECASE)
 _COMMENT_URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
 
 
@@ -954,6 +955,11 @@ def render_comment(body: str) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
         return ""
-    paragraphs = [part.strip() for part in _COMMENT_BLOCK.split(text) if part.strip()]
-    html_text = "\n".join(f"<p>{_linkify(part).replace(chr(10), '<br>' + chr(10))}</p>" for part in paragraphs)
-    return _comment_cleaner().clean(html_text)
+    blocks = []
+    for part in _COMMENT_BLOCK.split(text):
+        part = _linkify(part.strip())
+        if _COMMENT_BLOCK_TAG.match(part):
+            blocks.append(part)  # a quote or code block is a block of its own, its lines kept
+        elif part:
+            blocks.append("<p>" + part.replace("\n", "<br>\n") + "</p>")
+    return _comment_cleaner().clean("\n".join(blocks)).replace("<p></p>", "")

@@ -15,7 +15,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404
-from django.urls import Resolver404, resolve
+from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.encoding import escape_uri_path
 from django.utils.translation import gettext as _
@@ -222,6 +222,7 @@ class PostView(DetailView):
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )
         context["comments_open"] = comment_service.comments_open(post)
+        context["comment_form_url"] = reverse("comment-form", args=[post.pk])
         context["comment_feed_url"] = post.permalink + ("feed/" if post.permalink.endswith("/") else "/feed/")
         context["image_url"] = post.image_url or first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
@@ -245,6 +246,7 @@ class PostView(DetailView):
             "keywords": [tag.name for tag in context["tags"]],
             "articleSection": [category.name for category in context["categories"]],
             "wordCount": post.word_count,
+            "commentCount": post.comment_count,
         }
         if context["image_url"]:
             data["image"] = absolute(context["image_url"])
@@ -260,8 +262,10 @@ def post_comment_feed(request, path: str):
             continue
         base = path[: -len(suffix)]
         permalinks = {base, base.rstrip("/"), escape_uri_path(base), escape_uri_path(base).rstrip("/")}
-        post = Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("pk").first()
-        return feed()(request, post_id=post.pk) if post is not None else None
+        post = (
+            Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
+        )
+        return feed()(request, post=post) if post is not None else None
     return None
 
 
@@ -271,7 +275,7 @@ class CommentFormView(TemplateView):
     template_name = "blog/comment_form.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.post_object = get_object_or_404(Post.objects.published().select_related("author"), pk=kwargs["post_id"])
+        self.post_object = get_object_or_404(Post.objects.published(), pk=kwargs["post_id"])
         response = super().dispatch(request, *args, **kwargs)
         add_never_cache_headers(response)
         response.headers["X-Robots-Tag"] = "noindex"

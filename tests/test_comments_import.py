@@ -272,3 +272,14 @@ def test_export_writes_what_moderation_and_new_comments_changed(tmp_path, make_p
         ("9", "pending", None),
         ("k50", "approved", "9"),
     ]
+
+
+def test_replies_made_in_kabar_keep_their_parent_through_a_reimport(make_post):
+    post = make_post()
+    upsert_comments(post=post, comments=[CommentSource(source_id="1", date=when(1), body="Imported")])
+    parent = Comment.objects.get()
+    reply = Comment.objects.create(post=post, parent=parent, source_id="x1", body="Made here", status="approved")
+    assert reply.parent_source_id == "1"  # the source link follows the parent given
+    upsert_comments(post=post, comments=[CommentSource(source_id="1", date=when(1), body="Imported, edited")])
+    reply.refresh_from_db()
+    assert reply.parent == parent
