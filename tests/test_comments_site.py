@@ -179,7 +179,7 @@ def test_post_page_query_count_is_constant(client, make_post, django_assert_num_
         for n in range(1, count + 1)
     ]
     add(post, *sources)
-    with django_assert_num_queries(6):  # post (+ author), categories, tags, comments, previous, next
+    with django_assert_num_queries(7):  # post (+ author), categories, tags, comments, previous, next, menu
         response = client.get(post.permalink)
     assert response.content.decode().count('class="comment depth-') == count
 
