@@ -33,21 +33,24 @@ def url_path(url: str) -> str:
     return "" if path in {"", "/"} else path
 
 
-def featured_image_url(front_matter: dict, *, cached_images: bool = True) -> str:
+def featured_image_url(front_matter: dict, *, base_url: str = "", cached_images: bool = True) -> str:
     """Return the URL of a post's featured image (its `image` key): the cached copy when there is one.
 
-    Only http(s) URLs and site paths are taken: the value comes from an untrusted export.
+    A relative path resolves against the post's guid, as the image cache resolves it; only
+    http(s) URLs and site paths are taken: the value comes from an untrusted export.
     """
+    from blog.images.discovery import absolute_url, post_base_url
     from blog.images.rewriting import load_cached_images
 
     value = (front_matter or {}).get("image")
-    url = value.strip() if isinstance(value, str) else ""
-    parts = urlsplit(url)
-    if not url or len(url) > 2000 or any(char.isspace() for char in url):
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 2000 or any(char.isspace() for char in text):
         return ""
-    if parts.scheme not in ("http", "https") and not (url.startswith("/") and not url.startswith("//")):
-        return ""
-    if cached_images and parts.scheme:
+    url = absolute_url(text, base_url=post_base_url(base_url))
+    if not url:
+        # No old host to resolve it against (or one of Kabar's own files): the path as written.
+        return text if text.startswith("/") and not text.startswith("//") else ""
+    if cached_images:
         cached = load_cached_images(urls=[url]).get(url)
         if cached is not None:
             return cached.src()
@@ -279,7 +282,7 @@ class Post(models.Model):
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
         self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
-        self.image_url = featured_image_url(self.front_matter, cached_images=cached_images)
+        self.image_url = featured_image_url(self.front_matter, base_url=self.guid, cached_images=cached_images)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count

@@ -435,3 +435,48 @@ def test_a_menu_link_must_be_a_web_address_a_path_or_an_anchor():
     for bad in ("javascript:alert(1)", "data:text/html,x", "//evil.example/"):
         with pytest.raises(ValidationError):
             MenuItem(menu="primary", url=bad).clean_fields(exclude=["source_id", "post", "category", "parent"])
+
+
+@pytest.mark.parametrize(
+    ("image", "guid", "shown"),
+    [
+        # the exporter's relative upload path, resolved against the old site as the image cache does
+        (
+            "/wp-content/uploads/2024/05/plasma6.png",
+            "http://old.example/?p=5",
+            "http://old.example/wp-content/uploads/2024/05/plasma6.png",
+        ),
+        ("/wp-content/uploads/2024/05/plasma6.png", "", "/wp-content/uploads/2024/05/plasma6.png"),
+        ("//cdn.example/a.jpg", "", "https://cdn.example/a.jpg"),
+        ("javascript:alert(1)", "http://old.example/?p=5", ""),
+        ("data:image/png;base64,AAAA", "", ""),
+        (["a.jpg"], "", ""),
+    ],
+)
+def test_the_featured_image_of_markdown_front_matter(make_post, image, guid, shown):
+    post = make_post(front_matter={"image": image}, guid=guid)
+    assert post.image_url == shown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_fills_sticky_and_the_featured_image_of_posts_imported_before():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before, after = [("blog", "0004_comments")], [("blog", "0005_wordpress_exports")]
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    author = old_apps.get_model("blog", "Author").objects.create(name="admin", slug="admin")
+    old_post = old_apps.get_model("blog", "Post").objects.create(
+        title="Old",
+        slug="old",
+        permalink="/old/",
+        author=author,
+        guid="http://old.example/?p=5",
+        front_matter={"image": "/wp-content/uploads/a.png", "sticky": True},
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    post = Post.objects.get(pk=old_post.pk)
+    assert (post.image_url, post.sticky) == ("http://old.example/wp-content/uploads/a.png", True)

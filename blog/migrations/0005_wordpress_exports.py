@@ -5,6 +5,19 @@ import django.db.models.deletion
 from django.db import migrations, models
 
 
+def fill_sticky_and_featured_image(apps, schema_editor):
+    """Set the new columns of posts imported before them from their front matter."""
+    from blog.models import featured_image_url
+
+    Post = apps.get_model("blog", "Post")
+    posts = Post.objects.filter(front_matter__contains='"image"') | Post.objects.filter(front_matter__contains='"sticky"')
+    for post in posts.only("pk", "guid", "front_matter").iterator(chunk_size=500):
+        image_url = featured_image_url(post.front_matter, base_url=post.guid, cached_images=False)
+        sticky = (post.front_matter or {}).get("sticky") is True
+        if image_url or sticky:
+            Post.objects.filter(pk=post.pk).update(image_url=image_url, sticky=sticky)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -53,4 +66,5 @@ class Migration(migrations.Migration):
                 'ordering': ['menu', 'order', 'pk'],
             },
         ),
+        migrations.RunPython(fill_sticky_and_featured_image, migrations.RunPython.noop),
     ]
