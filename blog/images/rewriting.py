@@ -192,12 +192,12 @@ def rewrite_html(html: str, *, base_url: str = "") -> str:
     lowered = html.lower()
     if "<img" not in lowered and "<source" not in lowered:
         return html
-    # A master is always a URL the page names (discovery never guesses one), so the cached
-    # images among the named URLs are all rewriting can use. Most pages have none: a new
-    # import, images not fetched yet. Then the page is not parsed at all.
+    # A master is a URL the page names (discovery never guesses one) or, below, the original
+    # of a named WordPress thumbnail, so the cached images among those are all rewriting can
+    # use. Most pages have none: a new import, images not fetched yet. Then the page is not parsed.
     named = _named_urls(html, base_url=base_url)
-    # The original of a WordPress thumbnail (photo-300x200.jpg → photo.jpg) is only ever cached
-    # when it is known (an imported attachment, or named elsewhere): then it is shown instead.
+    # That original (photo-300x200.jpg → photo.jpg) is only ever cached when it is known (an
+    # imported attachment, or named elsewhere): then it is shown instead of the thumbnail.
     originals = [key for key in dict.fromkeys(picture_key(url) for url in named) if key not in named]
     cached = load_cached_images(urls=named + originals)
     if not cached:
