@@ -285,3 +285,12 @@ def test_the_static_front_page_does_not_take_the_home_page_address():
     _export, items = from_bytes(data)
     about = next(item for item in items if item.path == "about.md").source.front_matter
     assert "permalink" not in about  # the importer gives it /about/
+
+
+def test_a_byte_order_mark_and_a_declared_latin_1_encoding():
+    text = (WXR / "wxr-1.1.xml").read_text().replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    text = text.replace("Fuel, bridges, helicopters.", "Carburant, ponts, hélicoptères.")
+    _export, items = from_bytes(text.encode("latin-1"))
+    assert items[0].source.body == "Carburant, ponts, hélicoptères."
+    _export, items = from_bytes(b"\xef\xbb\xbf" + (WXR / "wxr-1.1.xml").read_bytes())
+    assert items[0].source.front_matter["title"] == "River Raid, thirty years on"
