@@ -265,6 +265,9 @@ class _Lookups:
 def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     """Yield every file to import under `paths` (files, folders, .zip archives), reading lazily."""
     cap = settings.IMPORT_MAX_FILE_BYTES
+    # WordPress attachments by id, across the export files of this run: a split export's post
+    # finds its featured image in a file read before its own.
+    attachments: dict = {}
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -279,11 +282,13 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
                         relative = file_path.relative_to(path).as_posix()
                         yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
                     elif suffix in EXPORT_SUFFIXES:
-                        yield from _iter_export(functools.partial(file_path.open, "rb"), str(file_path))
+                        yield from _iter_export(
+                            functools.partial(file_path.open, "rb"), str(file_path), attachments=attachments
+                        )
         elif path.suffix.lower() == ".zip" and path.is_file():
-            yield from _iter_zip(path, cap)
+            yield from _iter_zip(path, cap, attachments=attachments)
         elif path.suffix.lower() in EXPORT_SUFFIXES and path.is_file():
-            yield from _iter_export(functools.partial(path.open, "rb"), str(path), listed=True)
+            yield from _iter_export(functools.partial(path.open, "rb"), str(path), listed=True, attachments=attachments)
         else:
             yield _read_file(path, _in_drafts(path.parent, path.name), cap, listed=True)
 
@@ -309,7 +314,7 @@ def _read_file(path: Path, relative: str, cap: int, *, listed: bool) -> SourceFi
     return source
 
 
-def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
+def _iter_zip(path: Path, cap: int, *, attachments: dict) -> Iterator[SourceFile]:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -324,7 +329,9 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
                 continue
             if suffix in EXPORT_SUFFIXES:
-                yield from _iter_export(lambda info=info: archive.open(info), f"{path}:{info.filename}")
+                yield from _iter_export(
+                    lambda info=info: archive.open(info), f"{path}:{info.filename}", attachments=attachments
+                )
                 continue
             source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
             try:
@@ -339,7 +346,9 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             yield source
 
 
-def _iter_export(open_stream: Callable[[], Any], label: str, *, listed: bool = False) -> Iterator[SourceFile]:
+def _iter_export(
+    open_stream: Callable[[], Any], label: str, *, listed: bool = False, attachments: dict | None = None
+) -> Iterator[SourceFile]:
     """Yield the posts of a WordPress or Blogger export as files of the export format.
 
     Each post becomes the file the WordPress "to Jekyll" exporter (or jekyll-import) would
@@ -348,7 +357,7 @@ def _iter_export(open_stream: Callable[[], Any], label: str, *, listed: bool = F
     """
     cap = settings.IMPORT_MAX_FILE_BYTES
     try:
-        export = xml_exports.open_export(open_stream, label=label)
+        export = xml_exports.open_export(open_stream, label=label, known_attachments=attachments)
     except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
         yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
         return

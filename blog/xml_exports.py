@@ -293,6 +293,8 @@ class _WxrReader:
     def __init__(self, namespace: str, contents: ExportContents, label: str):
         self.wp = namespace
         self.contents = contents
+        # Attachments of the other files of a split export (WordPress.com writes several), read before.
+        self.known_attachments: dict[int, AttachmentSource] = {}
         self.label = label
         self.authors: dict[str, dict[str, str]] = {}
         self.excerpt_tag = f"{{{namespace}excerpt/}}encoded"
@@ -510,8 +512,9 @@ class _WxrReader:
         if custom:
             fm["custom_fields"] = custom
         thumbnail = _int(dict(meta).get("_thumbnail_id", ""))
-        if thumbnail and thumbnail in self.contents.attachments:
-            fm["image"] = self.contents.attachments[thumbnail].url
+        attachment = self.contents.attachments.get(thumbnail) or self.known_attachments.get(thumbnail)
+        if thumbnail and attachment is not None:
+            fm["image"] = attachment.url
         names: dict[str, list[str]] = {}
         for domain, _slug, name in categories:
             if domain in ("post_format", "nav_menu") or not name.strip():
@@ -563,6 +566,8 @@ class WxrFile:
                 elif _post_type(element, reader.wp) in ("attachment", "nav_menu_item"):
                     reader.item(element)
                 _release(element)
+        for source_id, attachment in self.contents.attachments.items():
+            reader.known_attachments.setdefault(source_id, attachment)
 
     def items(self) -> Iterator[ExportItem]:
         """Yield every post and page; count what is skipped."""
@@ -669,12 +674,21 @@ class BloggerFile:
                     yield item
 
 
-def open_export(open_stream: Callable[[], IO[bytes]], *, label: str) -> "WxrFile | BloggerFile | None":
-    """Return the reader of a WordPress or Blogger export, or None when the file is neither."""
+def open_export(
+    open_stream: Callable[[], IO[bytes]], *, label: str, known_attachments: dict | None = None
+) -> "WxrFile | BloggerFile | None":
+    """Return the reader of a WordPress or Blogger export, or None when the file is neither.
+
+    `known_attachments`: the attachments of the export's files read before this one (a split
+    export), by id; this file's are added to it once scanned.
+    """
     with open_stream() as stream:
         kind = sniff(stream.read(SNIFF_BYTES))
     if kind == WXR:
-        return WxrFile(open_stream, label=label)
+        export = WxrFile(open_stream, label=label)
+        if known_attachments is not None:
+            export.reader.known_attachments = known_attachments
+        return export
     if kind == BLOGGER:
         return BloggerFile(open_stream, label=label)
     return None

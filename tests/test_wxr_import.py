@@ -480,3 +480,23 @@ def test_the_migration_fills_sticky_and_the_featured_image_of_posts_imported_bef
     executor.migrate(after)
     post = Post.objects.get(pk=old_post.pk)
     assert (post.image_url, post.sticky) == ("http://old.example/wp-content/uploads/a.png", True)
+
+
+def test_a_split_export_finds_a_featured_image_in_an_earlier_file(tmp_path):
+    """WordPress.com splits large exports into several files; the media may sit in another one."""
+    text = (WXR / "wordpress-6.xml").read_text()
+    head, rest = text.split("\t<item>", 1)
+    items = ["\t<item>" + part for part in rest.split("\t<item>")]
+    tail = "</channel>\n</rss>\n"
+    items[-1] = items[-1].replace(tail, "")
+    media = [item for item in items if "<wp:post_type><![CDATA[attachment]]>" in item]
+    others = [item for item in items if item not in media]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "fieldnotes.wordpress.000.xml").write_text(head + "".join(media) + tail)
+    (folder / "fieldnotes.wordpress.001.xml").write_text(head + "".join(others) + tail)
+    stdout, stderr = run(str(folder))
+    assert stderr == "" and stdout.startswith("created 8,")
+    post = Post.objects.get(source_id=101)
+    assert post.front_matter["image"] == "https://fieldnotes.example/wp-content/uploads/2024/07/gemmi.jpg"
+    assert Attachment.objects.get().post == post
