@@ -500,3 +500,11 @@ def test_a_split_export_finds_a_featured_image_in_an_earlier_file(tmp_path):
     post = Post.objects.get(source_id=101)
     assert post.front_matter["image"] == "https://fieldnotes.example/wp-content/uploads/2024/07/gemmi.jpg"
     assert Attachment.objects.get().post == post
+
+
+def test_site_menu_chooses_which_menu_the_site_shows(client, settings):
+    run(str(WXR / "wordpress-6.xml"))
+    MenuItem.objects.create(menu="footer", title="Imprint", url="/imprint/")
+    settings.SITE_MENU = "footer"
+    nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
+    assert '<a href="/imprint/">Imprint</a>' in nav and "About" not in nav
