@@ -237,6 +237,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
     AWS_S3_FILE_OVERWRITE = False
 
+# Kabar serves MEDIA_URL itself (blog/media.py) while media are local files; with object
+# storage the storage's URLs point at the bucket. Set SERVE_MEDIA=0 when a front web server
+# serves MEDIA_ROOT at MEDIA_URL instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME) and MEDIA_URL.startswith("/")
+
 # Import of exported posts (manage.py import_posts): files larger than this are refused, and
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))

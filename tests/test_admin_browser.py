@@ -57,19 +57,8 @@ def closes_its_connections(test):
     return wrapper
 
 
-def serve_media(route):
-    """Answer /media/… from default_storage: the test server, like production's, serves no media itself."""
-    name = route.request.url.split("/media/", 1)[1]
-    if not default_storage.exists(name):
-        route.fulfill(status=404, body="")
-        return
-    with default_storage.open(name) as stored:
-        route.fulfill(status=200, body=stored.read(), content_type="image/png")
-
-
 def new_context(browser, live_server, console_errors):
     context = browser.new_context(viewport={"width": 1200, "height": 800}, base_url=live_server.url)
-    context.route("**/media/**", serve_media)
     context.on(
         "page",
         lambda page: (
@@ -124,6 +113,10 @@ def test_editor_session(browser, live_server, django_user_model, author, categor
     expect(editor).to_have_value(uploaded)
     image_code = uploaded.search(editor.input_value()).group(0)
     expect(preview.locator('img[src^="/media/uploads/"]')).to_have_count(2)
+    # Both images load from the site's own /media/ route (blog/media.py), not a test stand-in.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.markdownx-preview img')].every(img => img.complete && img.naturalWidth > 0)"
+    )
     page.locator("#toggle-nav-sidebar").click()  # more room for the editor in the screenshot
     page.locator(".field-body").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "editor-preview.png"))
