@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from blog.rendering import IFRAME_HOSTS, pygments_css, render, render_post, sanitize
+from blog.rendering import IFRAME_HOSTS, pygments_css, render, render_post, sanitize, template_variables
 from tests.conftest import CORPUS, FIXTURE_POSTS, REPO
 
 SAMPLE = next((REPO / "samples" / "posts").glob("*.md"))
@@ -198,12 +198,13 @@ def test_render_is_render_post_html():
 # -- the corpus of real exports --------------------------------------------------------------
 
 # Images a reader should see, counted by reading each file (![..](..) and <img>). The owner-added
-# Eleventy template of the VAggrippino posts holds one <img src="{{ image }}"> each.
+# Eleventy template of the VAggrippino posts holds one <img src="{{ image }}"> each, inside
+# {% if image %}: it shows the front matter's image, and nothing where the file has no `image`.
 CORPUS_IMAGES = {
-    "VAggrippino__blog__2014-02-27-the-asshole-response.md": 1,
+    "VAggrippino__blog__2014-02-27-the-asshole-response.md": 0,
     "VAggrippino__blog__2018-04-24-transitionend-promise.md": 1,
     "VAggrippino__blog__2019-02-27-wordpress-where-to-host-at-first.md": 1,
-    "VAggrippino__blog__2019-05-21-wordpress-sample-code-on-github.md": 1,
+    "VAggrippino__blog__2019-05-21-wordpress-sample-code-on-github.md": 0,
     "VAggrippino__blog__2022-01-12-tahan-sahaja-just-endure.md": 2,
     "fpuga__conocimientoabierto__2008-03-09-segue-o-escrutinio-neste-blogue.md": 0,
     "fpuga__conocimientoabierto__2008-12-30-apagar-el-ordenador-cuando-finaliza-una-peli.md": 2,
@@ -235,14 +236,14 @@ def corpus():
     rendered = {}
     for name in ALL_IMAGES:
         front, body = split_post(CORPUS / name if name in CORPUS_IMAGES else FIXTURE_POSTS / name)
-        rendered[name] = render_post(body, excerpt=front.get("excerpt") or "")
+        rendered[name] = render_post(body, excerpt=front.get("excerpt") or "", variables=template_variables(front))
     return rendered
 
 
 def test_corpus_is_what_the_table_counts():
     assert sorted(p.name for p in CORPUS.glob("*.md")) == sorted(CORPUS_IMAGES)
     assert sorted(p.name for p in FIXTURE_POSTS.glob("*.md")) == sorted(FIXTURE_IMAGES)
-    assert sum(CORPUS_IMAGES.values()) == 23
+    assert sum(CORPUS_IMAGES.values()) == 21
 
 
 @pytest.mark.parametrize("name", sorted(ALL_IMAGES))
@@ -794,3 +795,44 @@ def test_rendering_is_the_same_in_every_process():
     assert len(outputs) == 1
     (html,) = outputs
     assert html.count('loading="lazy"') == 3 and html.count('decoding="async"') == 2
+
+
+# -- template variables the old generator filled from the front matter ----------------------
+
+
+def test_corpus_template_image_and_title_come_from_the_front_matter(corpus):
+    html_text = corpus["VAggrippino__blog__2019-02-27-wordpress-where-to-host-at-first.md"].html
+    hosting = Page(html_text)
+    [image] = hosting.tags("img")
+    assert image["src"] == "/wp-content/uploads/2019/02/best-cheap-wordpress-hosting-comparison-1024x512.jpg"
+    assert image["alt"] == "{{ _image_alt }}"  # set by a {% set %} tag: not a front-matter key, shown as written
+    # "## [{{ title }}]({{ page.url }})": the title, without a link to an address it cannot know.
+    assert sections(html_text, "h2")[0] == "WordPress: Where to host, at first..."
+    assert "{% if image %}" in hosting.visible_text  # tags are never executed
+
+
+def test_front_matter_variables_are_escaped_and_nothing_else_is_evaluated():
+    variables = {"title": 'Fish & <b>"Chips"</b> *now*', "image": "/uploads/a_b (1).png", "count": "3"}
+    body = (
+        "# {{ title }}\n\n"
+        '<img src="{{ page.image }}" alt="{{title}}">\n\n'
+        "Seen {{ count }} times. {{ title | upcase }} {{ site.title }} {{ missing }} {% include x.html %}\n\n"
+        "```html\n<h1>{{ title }}</h1>\n```\n\nInline `{{ title }}` too.\n"
+    )
+    html_text = render_post(body, variables=variables).html
+    page = Page(html_text)
+    assert sections(html_text, "h1") == ['Fish & <b>"Chips"</b> *now*']
+    assert "<b>" not in html_text and "<em>" not in html_text
+    [image] = page.tags("img")
+    assert (image["src"], image["alt"]) == ("/uploads/a_b (1).png", 'Fish & <b>"Chips"</b> *now*')
+    assert "Seen 3 times. {{ title | upcase }} {{ site.title }} {{ missing }} {% include x.html %}" in page.visible_text
+    assert "<h1>{{ title }}</h1>" in page.visible_text and "Inline {{ title }} too." in page.visible_text
+
+
+def test_an_image_whose_source_stays_template_code_is_not_shown():
+    body = '<figure><img src="{{ image }}" alt="x"></figure>\n\nText with ![a]({{ image }}).\n'
+    page = Page(render_post(body, variables={"title": "T"}).html)
+    assert page.tags("img") == []
+    assert "Text with ." in page.visible_text
+    with_image = Page(render_post(body, variables={"image": "https://img.example/p.png"}).html)
+    assert [img["src"] for img in with_image.tags("img")] == ["https://img.example/p.png"] * 2
