@@ -8,6 +8,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -110,6 +111,18 @@ class TagListFilter(admin.SimpleListFilter):
         return {f"{index}__c": counts.get(slug, 0) for index, (slug, _name) in enumerate(self.lookup_choices)}
 
 
+class PostBodyWidget(AdminMarkdownxWidget):
+    """The markdownx editor whose preview renders as the post being edited (see blog.editor.markdownify)."""
+
+    preview_url = ""
+
+    def add_markdownx_attrs(self, attrs):
+        attrs = super().add_markdownx_attrs(attrs)
+        if self.preview_url:
+            attrs["data-markdownx-urls-path"] = self.preview_url
+        return attrs
+
+
 class PostAdminForm(forms.ModelForm):
     class Meta:
         model = Post
@@ -166,7 +179,7 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["author", "categories"]
-    formfield_overrides = {MarkdownxField: {"widget": AdminMarkdownxWidget}}
+    formfield_overrides = {MarkdownxField: {"widget": PostBodyWidget}}
     actions = ["publish", "unpublish", "rerender", "recache_images"]
     readonly_fields = SOURCE_FIELDS
     fieldsets = [
@@ -188,6 +201,13 @@ class PostAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author").prefetch_related("categories")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        body = form.base_fields.get("body")
+        if obj is not None and body is not None:  # a new form class per request: its widget is ours
+            body.widget.preview_url = f"{reverse('markdownx_markdownify')}?post={obj.pk}"
+        return form
 
     def view_on_site(self, obj):
         # Straight to the permalink: the site shows staff drafts and scheduled posts there.

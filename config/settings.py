@@ -161,7 +161,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TAGGIT_CASE_INSENSITIVE = True
 
-# One renderer for everything: the admin's live preview is the public page's HTML.
+# markdownx's own preview function; Kabar's preview endpoint (blog.editor) renders through Post.render.
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "blog.rendering.render"
 MARKDOWNX_MEDIA_PATH = "uploads/"
 
