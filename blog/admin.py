@@ -35,6 +35,18 @@ def first_image_url(*, body_html: str) -> str:
     return html.unescape(match.group(1)) if match else ""
 
 
+def same_text(*, submitted: str, stored: str) -> str:
+    """Return the text to store for a submitted textarea: `stored` itself when only line endings differ.
+
+    Browsers submit every line break of a textarea as CRLF. An unchanged text keeps its bytes;
+    a changed one keeps the line endings the stored text used.
+    """
+    text = submitted.replace("\r\n", "\n")
+    if text == stored.replace("\r\n", "\n"):
+        return stored
+    return text.replace("\n", "\r\n") if "\r\n" in stored else text
+
+
 # What the import brought along, shown read-only in a collapsed fieldset.
 SOURCE_FIELDS = [
     "source_id",
@@ -141,8 +153,14 @@ class PostAdminForm(forms.ModelForm):
             "tags",
         ]
 
+    # Texts kept byte for byte: a body's leading newline or trailing spaces are the file's own.
+    VERBATIM_FIELDS = ("body", "excerpt")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in self.VERBATIM_FIELDS:
+            if name in self.fields:
+                self.fields[name].strip = False
         if "permalink" in self.fields:
             self.fields["permalink"].required = False
             self.fields["permalink"].help_text = _(
@@ -152,6 +170,9 @@ class PostAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
+        for name in self.VERBATIM_FIELDS:
+            if isinstance(cleaned_data.get(name), str):
+                cleaned_data[name] = same_text(submitted=cleaned_data[name], stored=getattr(self.instance, name) or "")
         slug, date = cleaned_data.get("slug"), cleaned_data.get("date")
         if "permalink" not in self.fields or not slug or not date:
             return cleaned_data

@@ -311,3 +311,18 @@ def test_bulk_rerender_renders_again_inline(admin_client, make_post):
     )
     assert "2 posts re-rendered, 1 of them changed." in response.content.decode()
     assert re.match(r"<h2[^>]*>Title</h2>", Post.objects.get(pk=stale.pk).body_html)
+
+
+@pytest.mark.parametrize(
+    ("submitted", "stored", "kept"),
+    [
+        ("\r\n<div>x</div>\r\n", "\n<div>x</div>\n", "\n<div>x</div>\n"),  # unchanged: the stored bytes
+        ("a\r\nb  ", "a\r\nb  ", "a\r\nb  "),
+        ("a\r\nc", "a\r\nb", "a\r\nc"),  # changed: the stored text's CRLF kept
+        ("a\r\nc", "a\nb", "a\nc"),  # changed: LF kept
+    ],
+)
+def test_a_textarea_keeps_the_stored_bytes_and_line_endings(submitted, stored, kept):
+    from blog.admin import same_text
+
+    assert same_text(submitted=submitted, stored=stored) == kept

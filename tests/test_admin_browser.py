@@ -183,3 +183,53 @@ def test_editor_session(browser, live_server, django_user_model, author, categor
     assert errors == []
     anonymous.close()
     staff.close()
+
+
+@closes_its_connections
+def test_saving_only_a_new_title_changes_only_the_title_line_of_the_export(
+    browser, live_server, django_user_model, tmp_path
+):
+    from playwright.sync_api import expect
+
+    from blog.exporting import export_posts
+    from blog.importing import import_paths
+    from tests.conftest import CORPUS, SAMPLE_POST
+
+    # The sample's body starts with a newline; the corpus file's body uses its own spacing.
+    hosting = CORPUS / "VAggrippino__blog__2019-02-27-wordpress-where-to-host-at-first.md"
+    assert import_paths([SAMPLE_POST, hosting]).created == 2
+    assert SAMPLE_POST.read_bytes().split(b"---\n", 2)[2].startswith(b"\n")
+    django_user_model.objects.create_superuser("editor", "editor@example.com", PASSWORD)
+    errors: list[str] = []
+    staff = new_context(browser, live_server, errors)
+    page = staff.new_page()
+    page.goto("/admin/login/")
+    page.fill("#id_username", "editor")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    for post in Post.objects.all():
+        before = Post.objects.get(pk=post.pk)
+        page.goto(f"/admin/blog/post/{post.pk}/change/")
+        page.fill("#id_title", post.title + " (edited)")
+        page.click("input[name=_save]")
+        expect(page.locator(".messagelist .success")).to_contain_text("was changed successfully")
+        after = Post.objects.get(pk=post.pk)
+        assert after.title == before.title + " (edited)"
+        for field in ("body", "excerpt", "date", "modified", "slug", "permalink", "layout", "status", "front_matter"):
+            assert getattr(after, field) == getattr(before, field), field
+        assert list(after.tags.names()) == list(before.tags.names())
+
+    export_posts(tmp_path / "out", drafts=True)
+    for source in (SAMPLE_POST, hosting):
+        original = source.read_text(encoding="utf-8")
+        [exported] = [
+            path for path in (tmp_path / "out").rglob("*.md") if path.name.endswith(source.name.split("__")[-1])
+        ]
+        title_line = next(line for line in original.splitlines() if line.startswith("title: "))
+        assert title_line.endswith("'")  # both titles are single-quoted in their files
+        expected = original.replace(title_line, title_line[:-1] + " (edited)'")
+        assert exported.read_text(encoding="utf-8") == expected, source.name
+    # The previews show the posts' images, not cached here: remote hosts that do not resolve, and
+    # the old site's /wp-content/uploads/ paths (404 on Kabar until cached). Nothing else may fail.
+    assert all("ERR_NAME_NOT_RESOLVED" in error or "404" in error for error in errors), errors
+    staff.close()
