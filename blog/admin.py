@@ -1,6 +1,7 @@
 """Admin editing of posts, authors, categories, old URLs and cached images."""
 
 import html
+import itertools
 import json
 import re
 from datetime import datetime
@@ -11,6 +12,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from markdownx.models import MarkdownxField
@@ -45,6 +47,31 @@ def same_text(*, submitted: str, stored: str) -> str:
     if text == stored.replace("\r\n", "\n"):
         return stored
     return text.replace("\n", "\r\n") if "\r\n" in stored else text
+
+
+# The admin is Kabar's: its name in the header and the page titles. The list of every model
+# beside each page is left out: the lists and forms need the width (a post list fits 1280 px).
+admin.site.site_header = _("Kabar")
+admin.site.site_title = _("Kabar admin")
+admin.site.index_title = _("Your blog")
+admin.site.enable_nav_sidebar = False
+
+
+def editor_author(user) -> Author:
+    """Return the author who is `user`, linking an unlinked author of the same name or creating one."""
+    author = Author.objects.filter(user=user).first()
+    if author is not None:
+        return author
+    slug = slugify(user.get_username(), allow_unicode=True) or "editor"
+    author = Author.objects.filter(slug=slug, user__isnull=True).first()
+    if author is None:
+        taken = set(Author.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
+        candidates = (slug if n == 1 else f"{slug}-{n}" for n in itertools.count(1))
+        unique = next(candidate for candidate in candidates if candidate not in taken)
+        author = Author(name=user.get_username(), slug=unique, display_name=user.get_full_name(), email=user.email)
+    author.user = user
+    author.save()
+    return author
 
 
 # What the import brought along, shown read-only in a collapsed fieldset.
@@ -192,7 +219,7 @@ class PostAdminForm(forms.ModelForm):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ["thumbnail", "title", "author", "date", "status", "category_list"]
+    list_display = ["thumbnail", "title", "author", "short_date", "status", "category_list"]
     list_display_links = ["thumbnail", "title"]
     list_filter = ["status", "layout", "categories", TagListFilter, "author"]
     show_facets = admin.ShowFacets.ALWAYS
@@ -229,6 +256,18 @@ class PostAdmin(admin.ModelAdmin):
         if obj is not None and body is not None:  # a new form class per request: its widget is ours
             body.widget.preview_url = f"{reverse('markdownx_markdownify')}?post={obj.pk}"
         return form
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "author" not in initial:  # a new post is the editor's own
+            initial["author"] = editor_author(request.user).pk
+        return initial
+
+    @admin.display(description=_("date"), ordering="date")
+    def short_date(self, obj):
+        return format_html(
+            '<time datetime="{}">{}</time>', obj.date.isoformat(), f"{timezone.localtime(obj.date):%Y-%m-%d}"
+        )
 
     def view_on_site(self, obj):
         # Straight to the permalink: the site shows staff drafts and scheduled posts there.
@@ -333,8 +372,9 @@ def _thumbnail(image):
 
 @admin.register(RemoteImage)
 class RemoteImageAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "url", "status", "dimensions", "size", "attempts", "last_error", "fetched_at"]
-    list_display_links = ["url"]
+    list_display = ["thumbnail", "status", "short_url", "dimensions", "size", "attempts", "error_summary", "fetched_at"]
+    list_display_links = ["short_url"]
+    show_facets = admin.ShowFacets.ALWAYS
     list_filter = ["status", "format"]
     search_fields = ["url"]
     actions = ["retry"]
@@ -370,7 +410,15 @@ class RemoteImageAdmin(admin.ModelAdmin):
     def thumbnail(self, obj):
         return _thumbnail(obj)
 
-    @admin.display(description=_("size"), ordering="width")
+    @admin.display(description=_("URL"), ordering="url")
+    def short_url(self, obj):
+        return format_html('<span class="kabar-clip" title="{}">{}</span>', obj.url, obj.url)
+
+    @admin.display(description=_("last error"))
+    def error_summary(self, obj):
+        return format_html('<span class="kabar-clip" title="{}">{}</span>', obj.last_error, obj.last_error)
+
+    @admin.display(description=_("pixels"), ordering="width")
     def dimensions(self, obj):
         return f"{obj.width}\u00d7{obj.height}" if obj.width else "—"
 

@@ -668,6 +668,14 @@ def test_relative_paths_without_an_http_guid_are_not_guessed():
     assert found == []
 
 
+def test_template_code_in_an_image_address_is_no_image_to_fetch():
+    body = '<img src="{{ image }}" alt="{{ _image_alt }}">\n\n![x]({{ page.image }})\n\n<img src="/a/{% raw %}b.png">'
+    assert discovery.find_images(body=body, base_url="https://blog.example.com/?p=7") == []
+    assert discovery.find_images(body='<img src="/a/b.png">', base_url="https://blog.example.com/?p=7") == [
+        "https://blog.example.com/a/b.png"
+    ]
+
+
 def test_sample_post_images_are_found_in_its_html_blocks():
     text = SAMPLE_POST.read_text()
     expected = re.findall(r"!\[\]\((https://assets-global\.website-files\.com/[^)]+)\)", text)
