@@ -1,6 +1,12 @@
 """Whole-page caching, its invalidation on every content change, and conditional GET."""
 
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -10,6 +16,7 @@ from taggit.models import Tag
 
 from blog.caching import bump_content_version, current_content_version
 from blog.models import Post, Redirect
+from tests.conftest import REPO, SAMPLE_POSTS
 
 
 def body(client, url: str) -> str:
@@ -25,6 +32,43 @@ def test_a_second_anonymous_request_is_served_from_the_cache(client, sample_post
     assert second.status_code == 200
     assert second.content == first.content
     assert second["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_cached_page_carries_the_same_security_headers(client, sample_post, django_assert_num_queries):
+    first = client.get(sample_post.permalink)
+    with django_assert_num_queries(0):
+        second = client.get(sample_post.permalink)
+    for name in (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "X-Frame-Options",
+        "Cross-Origin-Opener-Policy",
+        "Cache-Control",
+        "ETag",
+        "Last-Modified",
+    ):
+        assert second[name] == first[name], name
+    assert "default-src 'self'" in second["Content-Security-Policy"]
+    assert second["Cache-Control"] == "no-cache"
+
+
+def test_pages_are_served_uncached_when_the_cache_is_down(client, sample_post):
+    from django.test import override_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed}/0",
+        }
+    }
+    with override_settings(CACHES=down):
+        response = client.get(sample_post.permalink)
+    assert response.status_code == 200
+    assert "Mengenal Microservices" in response.content.decode()
 
 
 def test_cached_redirects_and_404s_answer_the_same(client, sample_post, django_assert_num_queries):
@@ -174,3 +218,134 @@ def test_an_import_makes_pages_stale_once_per_batch_not_per_post(tmp_path, clien
     assert len(bumps) == 3
     response = client.get("/p3/")
     assert response.status_code == 200  # the new content is served, not a stale 404
+
+
+# --- Across processes: a real server, and changes made by other processes -----------------
+
+
+class _Site:
+    """The embedded default (SQLite file, file cache) served by gunicorn with two worker processes."""
+
+    def __init__(self, tmp_path):
+        self.env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}} | {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "TASKS_BACKEND": "database",
+        }
+        self.manage("migrate", "--noinput")
+        self.manage("import_posts", str(SAMPLE_POSTS))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+        env = self.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "2"}
+        self.server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def python(self, code: str) -> str:
+        return self.manage("shell", "-c", code)
+
+    def get(self, path: str, **headers) -> tuple[int, dict, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def pages(self, path: str) -> list[str]:
+        """Return the bodies of several requests, so that both worker processes answer some."""
+        answers = [self.get(path) for _ in range(6)]
+        assert {status for status, _, _ in answers} == {200}, path
+        return [body for _, _, body in answers]
+
+    def close(self):
+        self.server.terminate()
+        self.server.communicate(timeout=30)
+
+
+@pytest.fixture
+def site(tmp_path):
+    running = _Site(tmp_path)
+    yield running
+    running.close()
+
+
+SAMPLE_TITLE = "Mengenal Microservices: Pengertian, Contoh, dan Kelebihannya"
+SAMPLE_URL = "/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/"
+
+
+def test_changes_from_other_processes_show_on_the_next_request(site, tmp_path):
+    assert all(SAMPLE_TITLE in body for body in site.pages("/"))
+    status, headers, _ = site.get(SAMPLE_URL)
+    assert status == 200
+    assert headers["Cache-Control"] == "no-cache"  # browsers ask again every time
+    etag, last_modified = headers["ETag"], headers["Last-Modified"]
+    assert site.get(SAMPLE_URL, **{"If-None-Match": etag})[0] == 304
+    assert site.get(SAMPLE_URL, **{"If-Modified-Since": last_modified})[0] == 304
+
+    # The pages are cached: a write that skips the model's signals is not seen...
+    site.python(f"from blog.models import Post; Post.objects.filter(permalink='{SAMPLE_URL}').update(title='Hidden')")
+    assert all(SAMPLE_TITLE in body for body in site.pages(SAMPLE_URL))
+
+    # ...but a save in another process (the admin, run_worker, a shell) shows at once, everywhere.
+    time.sleep(1.01)  # Last-Modified has whole seconds
+    site.python(
+        "from blog.models import Post\n"
+        f"post = Post.objects.get(permalink='{SAMPLE_URL}')\n"
+        "post.title = 'Microservices, saved elsewhere'\n"
+        "post.save()\n"
+    )
+    assert all("Microservices, saved elsewhere" in body for body in site.pages(SAMPLE_URL))
+    assert all("Microservices, saved elsewhere" in body for body in site.pages("/"))
+    assert site.get(SAMPLE_URL, **{"If-None-Match": etag})[0] == 200
+    assert site.get(SAMPLE_URL, **{"If-Modified-Since": last_modified})[0] == 200
+
+    # An import_posts run in another process.
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "2024-05-01-imported-elsewhere.md").write_text(
+        "---\ntitle: Imported elsewhere\ndate: 2024-05-01 10:00:00\npermalink: /imported-elsewhere/\n---\nHello.\n",
+        encoding="utf-8",
+    )
+    assert site.get("/imported-elsewhere/")[0] == 404
+    site.manage("import_posts", str(folder))
+    assert all("Imported elsewhere" in body for body in site.pages("/"))
+    assert all("Hello." in body for body in site.pages("/imported-elsewhere/"))
+
+
+def test_a_post_scheduled_from_another_process_appears_at_its_time(site):
+    assert all("Due shortly" not in body for body in site.pages("/"))
+    printed = site.python(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from blog.models import Author, Post\n"
+        "due = timezone.now() + timedelta(seconds=4)\n"
+        "Post.objects.create(title='Due shortly', slug='due-shortly', permalink='/due-shortly/', date=due,\n"
+        "                    author=Author.objects.first(), status=Post.Status.PUBLISHED, body='Soon.')\n"
+        "print(due.timestamp())\n"
+    )
+    due = float(printed.split()[-1])
+    assert time.time() < due, "the server took too long to answer: the test proves nothing"
+    assert all("Due shortly" not in body for body in site.pages("/"))
+    assert site.get("/due-shortly/")[0] == 404
+    time.sleep(max(0.0, due - time.time()) + 0.1)
+    assert all("Due shortly" in body for body in site.pages("/"))
+    assert all("Soon." in body for body in site.pages("/due-shortly/"))
