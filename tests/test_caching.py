@@ -71,6 +71,57 @@ def test_pages_are_served_uncached_when_the_cache_is_down(client, sample_post):
     assert "Mengenal Microservices" in response.content.decode()
 
 
+def _cache_entries() -> int:
+    """Return how many entries the real cache backend holds (files, or Redis keys)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "_list_cache_files"):
+        return len(cache._list_cache_files())
+    client = cache._cache.get_client(write=False)
+    return sum(1 for _ in client.scan_iter(match=f"{cache.key_prefix}*"))
+
+
+def test_query_parameters_the_views_ignore_make_no_cache_entries(client, make_post, django_assert_num_queries):
+    import secrets
+
+    for n in range(12):
+        make_post(title=f"Listed {n}")
+    home = client.get("/")
+    page_two = client.get("/page/2/")
+    before = _cache_entries()
+    for _ in range(2000):
+        response = client.get(f"/?utm_source={secrets.token_hex(8)}&fbclid={secrets.token_hex(4)}")
+        assert response.status_code == 200
+    assert response.content == home.content  # the same page, from the same entry
+    with django_assert_num_queries(0):
+        assert client.get(f"/?utm={secrets.token_hex(8)}").content == home.content
+    assert _cache_entries() == before
+
+    # The parameters a view reads are part of the key: ?page=2 is page 2, with or without utm.
+    assert "Listed 11" not in home.content.decode()
+    paged = client.get(f"/?page=2&utm={secrets.token_hex(8)}")
+    assert "Listed 11" in paged.content.decode()
+    assert "Listed 11" in page_two.content.decode()
+    assert _cache_entries() == before + 1
+    with django_assert_num_queries(0):
+        assert client.get(f"/?utm={secrets.token_hex(8)}&page=2").content == paged.content
+
+    # Values without bound are never stored: searches, and page numbers past the last page.
+    for _ in range(50):
+        assert client.get(f"/search/?q={secrets.token_hex(8)}").status_code == 200
+        assert client.get(f"/?page={secrets.randbelow(10**9) + 10}").status_code == 404
+        assert client.get(f"/?page={secrets.token_hex(4)}x").status_code == 404
+    assert _cache_entries() == before + 1
+
+
+def test_a_redirect_keeps_the_query_it_was_given(client, sample_post):
+    assert client.get("/?p=161")["Location"] == sample_post.permalink  # cached
+    response = client.get("/category/tutorialblogger?utm_source=x")
+    assert (response.status_code, response["Location"]) == (301, "/category/tutorialblogger/?utm_source=x")
+    response = client.get("/category/tutorialblogger?utm_source=y")
+    assert (response.status_code, response["Location"]) == (301, "/category/tutorialblogger/?utm_source=y")
+
+
 def test_cached_redirects_and_404s_answer_the_same(client, sample_post, django_assert_num_queries):
     client.get("/?p=161")
     client.get("/gone/")
