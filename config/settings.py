@@ -1,7 +1,7 @@
 """Kabar settings, read from environment variables (see .env.example).
 
-Unset variables give the embedded default: SQLite file, local media, local-memory
-cache, work done inline, DEBUG on and only local host names allowed.
+Unset variables give the embedded default: SQLite file, local media, a cache in files
+that every process shares, work done inline, DEBUG on and only local host names allowed.
 """
 
 import os
@@ -66,6 +66,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a cached public page is answered before anything else runs, with the headers
+    # (security, CSP) the middleware below added when it was rendered (blog/caching.py).
+    "blog.caching.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,7 +129,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files in a folder: every process on the machine (the web server, import_posts,
+    # run_worker) shares them, so a change made anywhere shows on the next request.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ.get("CACHE_DIR") or BASE_DIR / "var" / "cache",
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -250,8 +261,8 @@ IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
 POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
 FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
 # Seconds a rendered public page stays in the cache (0: no page cache). Any content change
-# makes every cached page stale at once, so this only bounds the memory used.
-PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+# makes every cached page stale at once, so this only frees the room of pages nobody asks for.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)))
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
