@@ -266,6 +266,9 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+# Download every image from this copy of the old sites instead (<mirror>/<host>/<path>, the
+# layout `wget --mirror` writes), e.g. http://127.0.0.1:9000/ when the old site is gone.
+IMAGE_CACHE_MIRROR = os.environ.get("IMAGE_CACHE_MIRROR", "")
 IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
 IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
 IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]
