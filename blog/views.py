@@ -7,6 +7,7 @@ old address of the site (WordPress's guid and `/index.php/…` forms, Blogger UR
 redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
 """
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -179,7 +180,7 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink__in=sorted({path, escape_uri_path(path)})).first()
+        post = Post.objects.with_list_relations().filter(permalink__in=permalink_forms(path)).first()
         if post is None or not (post.is_public or can_preview(request.user)):
             target = legacy_target(path, request.META.get("QUERY_STRING", ""))
             if target is None:
@@ -267,6 +268,16 @@ def _other_forms(path: str) -> list[str]:
         if not base.endswith("/"):
             forms.append(base + "/")
     return [form for form in dict.fromkeys(forms) if form != path]
+
+
+def permalink_forms(path: str) -> list[str]:
+    """Return the ways a stored permalink may write the decoded `path`: as is, or percent-encoded.
+
+    Exporters write the escapes of non-ASCII slugs in lower case (`%e5%b0%91`, as WordPress
+    does); Django's escape_uri_path writes them in upper case. Both name the same address.
+    """
+    escaped = escape_uri_path(path)
+    return sorted({path, escaped, re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), escaped)})
 
 
 def legacy_target(path: str, query_string: str = "") -> str | None:

@@ -341,3 +341,15 @@ def test_server_error_page(client, sample_post, monkeypatch):
     assert response.status_code == 500
     assert "<h1>Something went wrong</h1>" in response.content.decode()
     assert "database went away" not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_permalink_with_lower_case_escapes_answers_at_the_link_the_site_writes(client, make_post):
+    # As the WordPress exporter writes a Chinese slug; the site links to it exactly so.
+    post = make_post(title="少年", permalink="/2016/01/19/%e5%b0%91%e5%b9%b4/")
+    home = client.get("/").content.decode()
+    assert 'href="/2016/01/19/%e5%b0%91%e5%b9%b4/"' in home
+    for address in (post.permalink, "/2016/01/19/%E5%B0%91%E5%B9%B4/", "/2016/01/19/少年/"):
+        response = client.get(address)
+        assert response.status_code == 200, address
+        assert "少年" in response.content.decode()
