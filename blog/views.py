@@ -30,6 +30,7 @@ from django.views.generic import (
 )
 from taggit.models import Tag
 
+from blog.caching import per_content_version
 from blog.html_links import first_image_src
 from blog.models import Author, Category, Post, Redirect
 
@@ -56,6 +57,17 @@ class PublishedPostsMixin:
     def get_queryset(self):
         return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
 
+    def known_count(self) -> int | None:
+        """Return how many posts the list has when the archive index knows it (None: count them)."""
+        return None
+
+    def get_paginator(self, queryset, per_page, **kwargs):
+        paginator = super().get_paginator(queryset, per_page, **kwargs)
+        count = self.known_count()
+        if count is not None:
+            paginator.count = count  # no COUNT(*) over every post
+        return paginator
+
     def paginate_queryset(self, queryset, page_size):
         # Fetch relations for the page shown only: the date views also query the queryset for
         # the previous and next month, which must not prefetch anything.
@@ -68,9 +80,40 @@ class PublishedPostsMixin:
         return context
 
 
+def archive_months(request=None) -> list[dict]:
+    """Return every month with published posts, newest first, with its number of posts.
+
+    The archive index: computed once per content version (any change, a scheduled post
+    coming due) and shared through the cache, so that the home page's years, the archives
+    page and the page counts need no scan of every post.
+    """
+
+    def compute() -> list[dict]:
+        months = (
+            Post.objects.published()
+            .posts()
+            .annotate(month=TruncMonth("date"))
+            .values("month")
+            .annotate(count=Count("pk"))
+            .order_by("-month")
+        )
+        return list(months)
+
+    return per_content_version("archive-months", compute, request=request)
+
+
 class HomeView(PublishedPostsMixin, ArchiveIndexView):
     date_list_period = "year"
     template_name = "blog/post_archive.html"
+
+    def get_date_list(self, queryset, date_type=None, ordering="DESC"):
+        years = {}
+        for entry in archive_months(self.request):
+            years.setdefault(entry["month"].year, entry["month"])
+        return list(years.values())
+
+    def known_count(self) -> int:
+        return sum(entry["count"] for entry in archive_months(self.request))
 
     def get(self, request, *args, **kwargs):
         target = wordpress_query_target(request.GET)
@@ -86,6 +129,13 @@ class YearView(PublishedPostsMixin, YearArchiveView):
 
 class MonthView(PublishedPostsMixin, MonthArchiveView):
     allow_empty = False
+
+    def known_count(self) -> int:
+        year, month = int(self.get_year()), int(self.get_month())
+        counts = [
+            e["count"] for e in archive_months(self.request) if (e["month"].year, e["month"].month) == (year, month)
+        ]
+        return sum(counts)
 
 
 class DayView(PublishedPostsMixin, DayArchiveView):
@@ -155,15 +205,7 @@ class ArchivesView(TemplateView):
     template_name = "blog/archives.html"
 
     def get_context_data(self, **kwargs):
-        months = (
-            Post.objects.published()
-            .posts()
-            .annotate(month=TruncMonth("date"))
-            .values("month")
-            .annotate(count=Count("pk"))
-            .order_by("-month")
-        )
-        return super().get_context_data(months=months, page_title=_("Archives"), **kwargs)
+        return super().get_context_data(months=archive_months(self.request), page_title=_("Archives"), **kwargs)
 
 
 def can_preview(user) -> bool:
@@ -202,8 +244,10 @@ class PostView(DetailView):
             siblings = Post.objects.published().posts().only("title", "permalink", "date")
             older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
             newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
-            context["previous_post"] = siblings.filter(older).order_by("-date", "-pk").first()
-            context["next_post"] = siblings.filter(newer).order_by("date", "pk").first()
+            # The plain date bound lets the database walk the (status, date) index from this post.
+            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")
+            context["previous_post"] = previous.first()
+            context["next_post"] = siblings.filter(newer, date__gte=post.date).order_by("date", "pk").first()
         context["image_url"] = first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
         context["og_title"] = post.title
