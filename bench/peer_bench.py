@@ -322,6 +322,13 @@ def recreate_database(server_url: str, name: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def analyze(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{server_url}/{name}", autocommit=True) as connection:
+        connection.execute("ANALYZE")
+
+
 def drop_database(server_url: str, name: str) -> None:
     import psycopg
 
@@ -475,6 +482,9 @@ def main() -> None:
         started = time.perf_counter()
         run([python, "manage.py", "load_posts", str(export)], env=wagtail_env | {"PEER_LOADING": "1"}, cwd=site)
         say(f"Wagtail {version(python)}: loaded {len(rows)} posts in {time.perf_counter() - started:.0f} s")
+
+        for name in (kabar_db, wagtail_db):  # fresh tables: give the planner its statistics, as autovacuum would
+            analyze(server_url, name)
 
         # --- Four servers ---------------------------------------------------------------------
         ports = {name: args.port + n for n, name in enumerate(["kabar", "kabar-uncached", "wagtail", "wagtail-cached"])}
