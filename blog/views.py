@@ -7,9 +7,11 @@ old address of the site (WordPress's guid and `/index.php/…` forms, Blogger UR
 redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
 """
 
+from datetime import date
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, QueryDict
@@ -128,7 +130,12 @@ class YearView(PublishedPostsMixin, YearArchiveView):
 
 
 class MonthView(PublishedPostsMixin, MonthArchiveView):
+    """A month's posts; whether it has any, how many, and its neighbours come from the archive index."""
+
     allow_empty = False
+
+    def _months(self) -> list[date]:
+        return [entry["month"].date() for entry in archive_months(self.request)]  # newest first
 
     def known_count(self) -> int:
         year, month = int(self.get_year()), int(self.get_month())
@@ -136,6 +143,20 @@ class MonthView(PublishedPostsMixin, MonthArchiveView):
             e["count"] for e in archive_months(self.request) if (e["month"].year, e["month"].month) == (year, month)
         ]
         return sum(counts)
+
+    def get_dated_queryset(self, **lookup):
+        if not self.known_count():
+            raise Http404(_("No posts in this month."))
+        return self.get_queryset().filter(**lookup)  # published: nothing in the future
+
+    def get_date_list(self, queryset, date_type=None, ordering="ASC"):
+        return []  # the month page lists no days
+
+    def get_next_month(self, date):
+        return next((month for month in reversed(self._months()) if month > date), None)
+
+    def get_previous_month(self, date):
+        return next((month for month in self._months() if month < date.replace(day=1)), None)
 
 
 class DayView(PublishedPostsMixin, DayArchiveView):
@@ -244,10 +265,16 @@ class PostView(DetailView):
             siblings = Post.objects.published().posts().only("title", "permalink", "date")
             older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
             newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
-            # The plain date bound lets the database walk the (status, date) index from this post.
-            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")
-            context["previous_post"] = previous.first()
-            context["next_post"] = siblings.filter(newer, date__gte=post.date).order_by("date", "pk").first()
+            # One query for both neighbours; the plain date bounds let the database walk the
+            # (status, date) index from this post instead of scanning every post.
+            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")[:1]
+            following = siblings.filter(newer, date__gte=post.date).order_by("date", "pk")[:1]
+            if connection.features.supports_slicing_ordering_in_compound:
+                neighbours = list(previous.union(following, all=True))
+            else:  # SQLite: no LIMIT inside a UNION
+                neighbours = [*previous, *following]
+            context["previous_post"] = next((n for n in neighbours if (n.date, n.pk) < (post.date, post.pk)), None)
+            context["next_post"] = next((n for n in neighbours if (n.date, n.pk) > (post.date, post.pk)), None)
         context["image_url"] = first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
         context["og_title"] = post.title

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.utils import timezone
 
 from blog.models import Author, Category, Post, Redirect
@@ -236,6 +237,10 @@ def test_year_month_and_day_archives(client, dated_posts):
     assert titles(january) == ["January twentieth", "January third"]
     assert "<h1>Posts from January 2021</h1>" in january.content.decode()
     assert '<a href="/2021/03/" rel="next">March 2021 →</a>' in january.content.decode()
+    assert 'rel="prev"' not in january.content.decode()  # no month with posts before it
+    march = client.get("/2021/03/").content.decode()
+    assert '<a href="/2021/01/" rel="prev">← January 2021</a>' in march
+    assert 'rel="next"' not in march
     assert titles(client.get("/2021/01/20/")) == ["January twentieth"]
 
 
@@ -315,10 +320,10 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
     budgets = [
         # The archive index (months and their counts), once per content version for every page.
         ("/archives/", 1),
-        (newest.permalink, 5),  # post, categories, tags, previous, next
+        # post, categories, tags, previous and next (one UNION query where the database allows it)
+        (newest.permalink, 4 if connection.features.supports_slicing_ordering_in_compound else 5),
         ("/", 3),  # page, categories, tags: the years and the count come from the archive index
-        # an empty month is a 404: exists, then days, page, categories, tags, previous and next month
-        (month, 7),
+        (month, 3),  # page, categories, tags: whether it has posts, how many, its neighbours: the index
         (f"/{newest.date:%Y}/", 8),
         (f"/{newest.date:%Y/%m/%d}/", 7),  # no list of days
         ("/category/tutorialblogger/", 7),  # category, two levels of children, count, page, categories, tags
