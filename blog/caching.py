@@ -22,9 +22,10 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -48,6 +49,9 @@ UNCACHED_PARAMS = {"q", "s", "feed", "m"}
 MAX_KEYED_DIGITS = 9
 # Set on the request by `cache_public_page`: only the public site's views are stored.
 CACHEABLE_ATTR = "_kabar_page_cacheable"
+# Set on the request by the middleware: the content version it read, for the views to reuse.
+VERSION_ATTR = "_kabar_content_version"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -156,9 +160,33 @@ def _version_in_force(stored) -> ContentVersion:
     return stored
 
 
-def current_content_version() -> ContentVersion:
+def current_content_version(request: HttpRequest | None = None) -> ContentVersion:
     """Return the content version in force, bumping it when a scheduled post has come due."""
-    return _version_in_force(_cache().get(VERSION_KEY))
+    version = getattr(request, VERSION_ATTR, None)  # read already by the middleware
+    return version if version is not None else _version_in_force(_cache().get(VERSION_KEY))
+
+
+def per_content_version(name: str, compute: Callable[[], T], *, request: HttpRequest | None = None) -> T:
+    """Return `compute()`, computed once per content version and shared by every process.
+
+    For what many pages show and every change may alter (the archive index): a request reads
+    it from the cache instead of scanning every post.
+    """
+    version = current_content_version(request)
+    key = f"kabar:site:{name}"
+    try:
+        stored = _cache().get(key)
+    except Exception as exc:
+        logger.warning("page cache: cannot read %s (%s)", key, exc)
+        return compute()
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == version.stamp:
+        return stored[1]
+    value = compute()
+    try:
+        _cache().set(key, (version.stamp, value), None)
+    except Exception as exc:
+        logger.warning("page cache: cannot store %s (%s)", key, exc)
+    return value
 
 
 @dataclass(frozen=True)
@@ -246,6 +274,7 @@ class PageCacheMiddleware:
         except Exception as exc:  # the cache is down: serve the page uncached rather than fail
             logger.warning("page cache: cannot read the cache (%s); serving uncached", exc)
             return self.get_response(request)
+        setattr(request, VERSION_ATTR, version)
         page = found.get(address.key)
         if (
             isinstance(page, CachedPage)
