@@ -97,7 +97,7 @@ class Site:
 
     def log_text(self) -> str:
         self.log.flush()
-        return open(self.log.name).read()[-3000:]
+        return Path(self.log.name).read_text()[-3000:]
 
     def get(self, path: str) -> urllib3.BaseHTTPResponse:
         return self.http.request("GET", urljoin(self.base, path), redirect=False)
@@ -108,13 +108,17 @@ class Site:
         return response.data.decode()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
+        """Stop serve.sh's session as Ctrl-C would, then make sure none of its processes is left."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+                continue
+            time.sleep(0.5)  # the worker and the server leave after serve.sh
         self.log.close()
 
 
