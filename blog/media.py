@@ -4,7 +4,7 @@ Used on the embedded default and on a single server without object storage (sett
 WhiteNoise does the HTTP work: ETag and Last-Modified with 304 answers, Range requests (206),
 HEAD, and refusing non-canonical paths (`..`, `//`, backslashes), paths outside the root and
 directories (no listing). Unlike static files, media change while the site runs, so each
-request looks the file up on disk (WhiteNoise's `find_file`, one stat) instead of a scan at start.
+request looks the file up on disk (WhiteNoise's `find_file`, a few stat calls) instead of a scan at start.
 """
 
 import re
