@@ -78,27 +78,23 @@ def make_post(db, author):
     return make
 
 
-def copy_corpus(folder: Path) -> Path:
-    """Copy the corpus files under their original names (SOURCES.tsv), as exported, and our fixture posts."""
-    import csv
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with (CORPUS.parent / "SOURCES.tsv").open(encoding="utf-8") as sources:
-        for row in csv.DictReader(sources, delimiter="\t"):
-            shutil.copyfile(CORPUS / row["saved_name"], folder / Path(row["path"]).name)
-    for path in FIXTURE_POSTS.glob("*.md"):
-        shutil.copyfile(path, folder / path.name)
-    return folder
-
-
 # 19 real-world files and 3 of ours.
 CORPUS_FILES = 22
 
 
 @pytest.fixture
 def corpus_dir(tmp_path):
-    """Return a folder with the corpus files under their original names, as exported, and our fixture posts."""
-    return copy_corpus(tmp_path / "corpus")
+    """Return a folder with the corpus files under their original names (SOURCES.tsv), as exported, and ours."""
+    import csv
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    with (CORPUS.parent / "SOURCES.tsv").open(encoding="utf-8") as sources:
+        for row in csv.DictReader(sources, delimiter="\t"):
+            shutil.copyfile(CORPUS / row["saved_name"], folder / Path(row["path"]).name)
+    for path in FIXTURE_POSTS.glob("*.md"):
+        shutil.copyfile(path, folder / path.name)
+    return folder
 
 
 @pytest.fixture
