@@ -578,6 +578,8 @@ def main() -> None:
             ):
                 say(f"  {name:<40} {value:5.2f}x (target ≥ {target}) {'met' if value >= target else 'MISSED'}")
             say(f"  {page + ': cached p99':<40} {p99:5.1f} ms (target < 50) {'met' if p99 < 50 else 'MISSED'}")
+        ceiling = static / medians[("post", "Wagtail + cache middleware")]
+        say(f"  (the static file itself is {ceiling:.2f}x Wagtail's cached post page on this server)")
         say(
             f"ratios: cached_vs_wagtail={ratio('post', 'Kabar, page cache', 'Wagtail + cache middleware'):.2f} "
             f"uncached_vs_wagtail={ratio('post', 'Kabar, no page cache', 'Wagtail as shipped'):.2f} "

@@ -134,7 +134,7 @@ else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": os.environ.get("CACHE_DIR") or BASE_DIR / "var" / "cache",
+            "LOCATION": BASE_DIR / (os.environ.get("CACHE_DIR") or "var/cache"),  # relative: to the project
             "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))},
         }
     }
