@@ -9,6 +9,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -367,12 +368,12 @@ def _thumbnail(image):
         return "—"
     variants = list(image.variants.all())
     name = variants[0].name if variants else image.original
-    return format_html('<img src="{}" alt="" style="max-width:80px;max-height:60px">', default_storage.url(name))
+    return format_html('<img src="{}" alt="" style="max-width:64px;max-height:48px">', default_storage.url(name))
 
 
 @admin.register(RemoteImage)
 class RemoteImageAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "status", "short_url", "dimensions", "size", "attempts", "error_summary", "fetched_at"]
+    list_display = ["thumbnail", "status", "short_url", "dimensions", "file_size", "tries", "error_summary", "fetched"]
     list_display_links = ["short_url"]
     show_facets = admin.ShowFacets.ALWAYS
     list_filter = ["status", "format"]
@@ -413,6 +414,23 @@ class RemoteImageAdmin(admin.ModelAdmin):
     @admin.display(description=_("URL"), ordering="url")
     def short_url(self, obj):
         return format_html('<span class="kabar-clip" title="{}">{}</span>', obj.url, obj.url)
+
+    @admin.display(description=_("fetched"), ordering="fetched_at")
+    def fetched(self, obj):
+        if not obj.fetched_at:
+            return "—"
+        when = timezone.localtime(obj.fetched_at)
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>', when.isoformat(), f"{when:%H:%M}", f"{when:%Y-%m-%d}"
+        )
+
+    @admin.display(description=_("bytes"), ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size) if obj.size else "—"
+
+    @admin.display(description=_("tries"), ordering="attempts")
+    def tries(self, obj):
+        return obj.attempts
 
     @admin.display(description=_("last error"))
     def error_summary(self, obj):

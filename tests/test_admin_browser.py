@@ -259,6 +259,9 @@ def test_admin_for_an_editor_at_1280_px(browser, live_server, django_user_model,
             url=f"https://assets-global.website-files.com/5d8a2888296e91abbdcb65f0/{'x' * 150}{n}.png",
             status=RemoteImage.Status.FAILED,
             last_error="cannot resolve host 'assets-global.website-files.com': Name or service not known",
+            fetched_at=timezone.now(),
+            size=1_234_567,
+            attempts=12,
         )
     user = django_user_model.objects.create_superuser("dewi", "dewi@example.com", PASSWORD, first_name="Dewi")
     assert not Author.objects.filter(user=user).exists()
