@@ -325,7 +325,7 @@ def post_comment_feed(request, path: str):
         if not path.endswith("/" + suffix):
             continue
         base = path[: -len(suffix)]
-        permalinks = {base, base.rstrip("/"), escape_uri_path(base), escape_uri_path(base).rstrip("/")}
+        permalinks = {form for written in permalink_forms(base) for form in (written, written.rstrip("/"))}
         post = (
             Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
         )

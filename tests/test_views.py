@@ -360,6 +360,8 @@ def test_a_permalink_with_lower_case_escapes_answers_at_the_link_the_site_writes
         response = client.get(address)
         assert response.status_code == 200, address
         assert "少年" in response.content.decode()
+        feed = client.get(address + "feed/")  # the post's comment feed, as its page links it
+        assert (feed.status_code, feed["Content-Type"].split(";")[0]) == (200, "application/rss+xml"), address
 
 
 @pytest.mark.parametrize("page_cache_seconds", [0, 600])
