@@ -129,8 +129,8 @@ class PostQuerySet(models.QuerySet):
         return self.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
     def with_list_relations(self) -> "PostQuerySet":
-        """Return the queryset with what a list of posts shows fetched in a fixed number of queries."""
-        return self.select_related("author").prefetch_related("categories", "tags")
+        """Return the queryset with what a list of posts shows (author, categories) fetched in fixed queries."""
+        return self.select_related("author").prefetch_related("categories")
 
 
 class Post(models.Model):

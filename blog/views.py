@@ -245,7 +245,12 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink__in=permalink_forms(path)).first()
+        post = (
+            Post.objects.with_list_relations()
+            .prefetch_related("tags")
+            .filter(permalink__in=permalink_forms(path))
+            .first()
+        )
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
