@@ -15,22 +15,22 @@ PREFERRED_MENUS = ("primary", "main", "main-menu", "header", "top", "menu-1")
 
 
 class Navigation:
-    """The site's menu, read from the database when a template first asks for it (one query)."""
+    """The site's menu as plain links, computed once per content version (a query at most)."""
 
-    def __init__(self) -> None:
+    def __init__(self, request=None) -> None:
+        self.request = request
         self._items: list | None = None
 
     def _load(self) -> list:
         if self._items is None:
             from django.db import DatabaseError
 
-            from blog.models import MenuItem
+            from blog.caching import per_content_version
 
             try:
-                rows = list(MenuItem.objects.select_related("post", "category"))
+                self._items = per_content_version("navigation", _navigation, request=self.request)
             except DatabaseError:  # the error page must render when the database is down
-                rows = []
-            self._items = _tree(rows, _chosen_menu(rows))
+                self._items = []
         return self._items
 
     def __iter__(self):
@@ -38,6 +38,14 @@ class Navigation:
 
     def __bool__(self) -> bool:
         return bool(self._load())
+
+
+def _navigation() -> list[dict]:
+    """Return the chosen menu's links as plain data: label, href and the links under it."""
+    from blog.models import MenuItem
+
+    rows = list(MenuItem.objects.select_related("post", "category"))
+    return _tree(rows, _chosen_menu(rows))
 
 
 def _chosen_menu(rows: list) -> str:
@@ -52,16 +60,15 @@ def _chosen_menu(rows: list) -> str:
     return max(counts, key=lambda name: counts[name], default="")
 
 
-def _tree(rows: list, menu: str) -> list:
-    """Return the menu's top-level items, each with `subitems`; links to posts readers cannot see are left out."""
+def _tree(rows: list, menu: str) -> list[dict]:
+    """Return the menu's top-level links, each with its `subitems`; links to posts readers cannot see are left out."""
     items = [row for row in rows if row.menu == menu and (row.post_id is None or row.post.is_public)]
-    by_parent: dict[int | None, list] = {}
-    known = {row.pk for row in items}
+    links = {row.pk: {"label": row.label, "href": row.href, "subitems": []} for row in items}
+    top = []
     for row in items:
-        by_parent.setdefault(row.parent_id if row.parent_id in known else None, []).append(row)
-    for row in items:
-        row.subitems = by_parent.get(row.pk, [])
-    return by_parent.get(None, [])
+        parent = links.get(row.parent_id)
+        (parent["subitems"] if parent is not None else top).append(links[row.pk])
+    return top
 
 
 def site(request) -> dict:
@@ -70,5 +77,5 @@ def site(request) -> dict:
         "site_name": settings.SITE_NAME,
         "site_description": settings.SITE_DESCRIPTION,
         "pygments_css": _has_pygments_css(),
-        "navigation": Navigation(),
+        "navigation": Navigation(request),
     }
