@@ -508,3 +508,20 @@ def test_site_menu_chooses_which_menu_the_site_shows(client, settings):
     settings.SITE_MENU = "footer"
     nav = client.get("/").content.decode().split('<nav aria-label="Site">', 1)[1].split("</nav>", 1)[0]
     assert '<a href="/imprint/">Imprint</a>' in nav and "About" not in nav
+
+
+def test_the_menu_is_read_once_per_content_version_and_follows_edits(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run(str(WXR / "wordpress-6.xml"))
+    client.get("/")
+    with CaptureQueriesContext(connection) as captured:
+        page = client.get("/about/team/").content.decode()
+    assert "Mastodon" in page
+    assert not any("blog_menuitem" in query["sql"] for query in captured.captured_queries)
+    item = MenuItem.objects.get(title="Mastodon")
+    item.title = "Fediverse"
+    item.save()  # a change the site shows: the menu is read again
+    page = client.get("/about/team/").content.decode()
+    assert "Fediverse" in page and "Mastodon" not in page
