@@ -264,8 +264,9 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
-# Ports the fetcher may connect to (a redirect to :6379 must not reach Redis).
-IMAGE_CACHE_ALLOWED_PORTS = [int(port) for port in env_list("IMAGE_CACHE_ALLOWED_PORTS", "80,443")]
+# Ports the fetcher may connect to, comma-separated ports or ranges ("80,443,8000-8099"): a
+# redirect to :6379 must not reach a Redis server on an allowed network.
+IMAGE_CACHE_ALLOWED_PORTS = env_list("IMAGE_CACHE_ALLOWED_PORTS", "80,443")
 IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
 IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
 IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]

@@ -25,6 +25,7 @@ from tests.images_helpers import ConnectionLog, animated_gif, image_bytes, store
 def image_settings(settings):
     """Let the cache reach the test server, and keep every wait short."""
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]  # the test servers' ports
     settings.IMAGE_CACHE_CONNECT_TIMEOUT = 1.0
     settings.IMAGE_CACHE_READ_TIMEOUT = 0.5
     settings.IMAGE_CACHE_TOTAL_TIMEOUT = 5.0
@@ -852,3 +853,56 @@ def test_post_sharing_an_image_cached_by_another_run_is_rerendered(httpserver, m
     assert result.already_cached == [url] and result.posts_rerendered == 1
     assert url not in Post.objects.get(pk=second.pk).body_html
     assert len(httpserver.log) == 1
+
+
+# --- Ports and special-purpose ranges (issue 17 #14) ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_redirect_to_another_port_of_an_allowed_network_is_refused(httpserver, make_post, settings):
+    """The reported attack: 127/8 allowed, a redirect to Redis on 6379."""
+    settings.IMAGE_CACHE_ALLOWED_PORTS = [str(httpserver.port)]
+    httpserver.expect_request("/jump.png").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.1:6379/"}
+    )
+    post_with(make_post, httpserver.url_for("/jump.png"))
+    with ConnectionLog() as connections:
+        result = cache_images()
+    assert result.refused == [
+        (httpserver.url_for("/jump.png"), "port 6379 is not an allowed port (IMAGE_CACHE_ALLOWED_PORTS)")
+    ]
+    assert connections.hosts == ["127.0.0.1"]  # the test server only, once
+
+
+def test_allowed_ports_take_ranges_and_refuse_nonsense(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from blog.images.fetching import allowed_ports
+
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["443", "8000-8002"]
+    assert allowed_ports() == {443, 8000, 8001, 8002}
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["http"]
+    with pytest.raises(ImproperlyConfigured, match="'http' is not a port or a range of ports"):
+        allowed_ports()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "192.0.0.9",  # IANA special purpose (PCP anycast), though Python calls it global
+        "192.0.0.10",
+        "192.31.196.1",  # AS112
+        "192.52.193.1",  # AMT
+        "192.88.99.1",  # 6to4 relay anycast
+        "192.175.48.1",  # AS112 direct delegation
+        "2620:4f:8000::1",
+        "2002:808:808::1",  # 6to4, whatever it carries
+        "3fff::1",  # documentation
+    ],
+)
+def test_iana_special_purpose_addresses_are_refused(settings, address):
+    """Addresses Python's ipaddress counts as global, in ranges IANA reserves for special purposes."""
+    import ipaddress
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = []
+    assert address_refusal(ipaddress.ip_address(address)) == f"{address} is a special-purpose address"

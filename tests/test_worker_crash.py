@@ -73,6 +73,7 @@ def _env(tmp_path) -> dict:
         "MEDIA_ROOT": str(tmp_path / "media"),
         "TASKS_BACKEND": "database",
         "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGE_CACHE_ALLOWED_PORTS": "1024-65535",
         "IMAGE_CACHE_READ_TIMEOUT": "90",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }

@@ -33,6 +33,45 @@ CHUNK_SIZE = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DOCUMENT_TYPES = frozenset({"application/json", "application/xml", "application/xhtml+xml", "application/javascript"})
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IANA's special-purpose address registries (IPv4 and IPv6), whole: Python's is_global counts a
+# few of their members (192.0.0.9, 2001:4:112::/48, …) as public. The NAT64 prefix is left
+# out: the IPv4 address it carries is judged instead.
+SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.31.196.0/24",
+        "192.52.193.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "192.175.48.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "::ffff:0:0/96",
+        "64:ff9b:1::/48",
+        "100::/63",
+        "2001::/23",
+        "2001:db8::/32",
+        "2002::/16",
+        "2620:4f:8000::/48",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -74,6 +113,21 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
+def allowed_ports() -> set[int]:
+    """Return the ports of settings.IMAGE_CACHE_ALLOWED_PORTS ("80", "8000-8099"), read now."""
+    ports: set[int] = set()
+    for value in getattr(settings, "IMAGE_CACHE_ALLOWED_PORTS", [80, 443]):
+        first, _dash, last = str(value).strip().partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            low = high = 0
+        if not 0 < low <= high <= 65535:
+            raise ImproperlyConfigured(f"IMAGE_CACHE_ALLOWED_PORTS: {value!r} is not a port or a range of ports")
+        ports.update(range(low, high + 1))
+    return ports
+
+
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     """Return the IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
     if address.version == 4:
@@ -94,6 +148,10 @@ def _non_public_kind(address: IPAddress) -> str:
         ("reserved", address.is_reserved),
         ("private", address.is_private),
         ("non-public", not address.is_global),
+        (
+            "special-purpose",
+            any(address in network for network in SPECIAL_PURPOSE if network.version == address.version),
+        ),
     ]
     return next((kind for kind, matches in checks if matches), "")
 
@@ -166,6 +224,8 @@ def _target(url: str) -> _Target:
     except UnicodeError:
         raise FetchRefused(f"host {parts.hostname!r} is not a valid name") from None
     port = port or DEFAULT_PORTS[scheme]
+    if port not in allowed_ports():
+        raise FetchRefused(f"port {port} is not an allowed port (IMAGE_CACHE_ALLOWED_PORTS)")
     shown = f"[{hostname}]" if ":" in hostname else hostname
     host_header = shown if port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
     return _Target(scheme, hostname, port, host_header, request_uri or "/")
