@@ -906,3 +906,91 @@ def test_iana_special_purpose_addresses_are_refused(settings, address):
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = []
     assert address_refusal(ipaddress.ip_address(address)) == f"{address} is a special-purpose address"
+
+
+# --- The total deadline bounds the whole fetch (issue 17 #2) ----------------------------------
+
+
+class DripServer:
+    """A raw TCP server on 127.0.0.1 that sends `head` at once, then `drip` one byte per `interval`."""
+
+    def __init__(self, *, head: bytes, drip: bytes, interval: float = 0.05):
+        import threading
+
+        self.head, self.drip, self.interval = head, drip, interval
+        self.connections = 0
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client):
+        with client:
+            try:
+                client.recv(65536)
+                client.sendall(self.head)
+                for byte in self.drip:
+                    if self.stop.wait(self.interval):
+                        return
+                    client.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        # The reported attack: a Content-Length of 100,000, then one byte at a time.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n", b"x" * 100_000),
+        # Header lines dripped: the status line never ends within the deadline.
+        (b"", b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"y" * 100_000),
+        # No Content-Length: a dripped body that would look complete once cut.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n", b"x" * 100_000),
+    ],
+    ids=["body", "headers", "body-without-length"],
+)
+def test_a_dripping_server_is_cut_off_at_the_total_deadline_retries_included(settings, head, drip):
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["1024-65535"]
+    settings.IMAGE_CACHE_READ_TIMEOUT = 0.5  # every byte comes well within it
+    settings.IMAGE_CACHE_TOTAL_TIMEOUT = 1.0
+    settings.IMAGE_CACHE_RETRIES = 2
+    settings.IMAGE_CACHE_RETRY_BACKOFF = 0.01
+    with DripServer(head=head, drip=drip) as server:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            fetch(f"http://127.0.0.1:{server.port}/x.png")
+        elapsed = time.monotonic() - started
+    assert caught.value.reason == "took longer than 1 s (IMAGE_CACHE_TOTAL_TIMEOUT)"
+    assert 0.9 < elapsed < 1.4
+    assert server.connections == 1  # no retry starts after the deadline
+
+
+def test_retries_stop_when_their_backoff_would_pass_the_deadline(httpserver, settings):
+    settings.IMAGE_CACHE_TOTAL_TIMEOUT = 1.0
+    settings.IMAGE_CACHE_RETRIES = 5
+    settings.IMAGE_CACHE_RETRY_BACKOFF = 0.4  # 0.4 + 0.8 already pass 1 s
+    httpserver.expect_request("/busy.png").respond_with_data("busy", status=503)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="HTTP 503"):
+        fetch(httpserver.url_for("/busy.png"))
+    assert time.monotonic() - started < 1.0
+    assert len(httpserver.log) == 2
