@@ -136,3 +136,52 @@ def test_csrf_is_enforced(django_user_model, _media_root):
     accepted = client.post(reverse("markdownx_upload"), {"image": png_upload(), "csrfmiddlewaretoken": token}, **XHR)
     assert accepted.status_code == 200
     assert len(stored_files(_media_root)) == 1
+
+
+def many_frame_gif(frames: int) -> bytes:
+    """Return a GIF of `frames` 1x1 frames, 23 bytes each, written byte by byte (Pillow would take minutes)."""
+    import struct
+
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
+    loop = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    frame = (
+        b"\x21\xf9\x04\x00\x01\x00\x00\x00" + b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    )
+    return header + loop + frame * frames + b"\x3b"
+
+
+@pytest.mark.django_db
+def test_a_gif_of_400000_frames_is_refused_quickly(editor_client, _media_root):
+    """The reported attack: 9 MB of 1x1 frames stalled a web worker past gunicorn's timeout."""
+    import time
+
+    content = many_frame_gif(400_000)
+    assert len(content) < 10 * 1024 * 1024  # under UPLOAD_MAX_BYTES: only the frame cap stops it
+    started = time.perf_counter()
+    response = editor_client.post(
+        reverse("markdownx_upload"), {"image": SimpleUploadedFile("frames.gif", content, "image/gif")}, **XHR
+    )
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 400
+    assert response.json() == {"image": ["'frames.gif' has more than 1,000 frames; at most 1,000 are accepted."]}
+    assert stored_files(_media_root) == []
+
+
+@pytest.mark.django_db
+def test_frames_and_pixels_of_all_frames_are_capped_by_the_settings(editor_client, settings, _media_root):
+    settings.UPLOAD_MAX_FRAMES = 5
+
+    def upload(content, name):
+        return editor_client.post(
+            reverse("markdownx_upload"), {"image": SimpleUploadedFile(name, content, "image/gif")}, **XHR
+        )
+
+    assert upload(many_frame_gif(6), "six.gif").json() == {
+        "image": ["'six.gif' has more than 5 frames; at most 5 are accepted."]
+    }
+    assert upload(many_frame_gif(5), "five.gif").status_code == 200
+    settings.UPLOAD_MAX_FRAMES = 1000
+    settings.UPLOAD_MAX_PIXELS = 3
+    assert upload(many_frame_gif(5), "five.gif").json() == {
+        "image": ["'five.gif' is 1x1 pixels in 4 frames or more; at most 3 pixels are accepted."]
+    }

@@ -994,3 +994,69 @@ def test_retries_stop_when_their_backoff_would_pass_the_deadline(httpserver, set
         fetch(httpserver.url_for("/busy.png"))
     assert time.monotonic() - started < 1.0
     assert len(httpserver.log) == 2
+
+
+# --- Pixels decoded at once, all threads together (issue 17 #3) -------------------------------
+
+
+@pytest.mark.django_db
+def test_parallel_large_pngs_stay_within_the_process_wide_decode_budget(httpserver, make_post, settings, monkeypatch):
+    """Eight 2000x2000 PNGs of a few KB each, fetched eight at a time: at most two are decoded at once."""
+    import threading
+
+    from blog.images import processing
+
+    side = 2000
+    settings.IMAGE_DECODE_MAX_PIXELS = 2 * side * side
+    settings.IMAGE_CACHE_WIDTHS = [480]
+    content = image_bytes("PNG", (side, side))
+    assert len(content) < 100_000  # small file, large image
+    urls = []
+    for n in range(8):
+        httpserver.expect_request(f"/big{n}.png").respond_with_data(content, content_type="image/png")
+        urls.append(httpserver.url_for(f"/big{n}.png"))
+    post_with(make_post, *urls)
+
+    # Measured outside the budget: the pixels of the images being decoded and resized right now.
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+    original = processing._process
+
+    def measured(data):
+        with lock:
+            in_flight[0] += side * side
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            return original(data)
+        finally:
+            with lock:
+                in_flight[0] -= side * side
+
+    monkeypatch.setattr(processing, "_process", measured)
+    result = cache_images(concurrency=8)
+
+    assert len(result.cached) == 8
+    assert peak[0] == 2 * side * side  # two at once: the budget, and parallel work still happens
+    assert processing.decode_budget.in_use == 0
+
+
+def test_an_image_larger_than_the_whole_budget_decodes_alone(settings):
+    import threading
+
+    from blog.images.processing import PixelBudget
+
+    settings.IMAGE_DECODE_MAX_PIXELS = 100
+    budget = PixelBudget()
+    held = []
+
+    def big():
+        with budget.hold(pixels=1000):
+            held.append(budget.in_use)
+
+    with budget.hold(pixels=10):
+        waiting = threading.Thread(target=big)
+        waiting.start()
+        waiting.join(0.2)
+        assert held == []  # the big one waits for the small one to finish
+    waiting.join(2)
+    assert held == [100]  # then runs alone, holding the whole budget
+    assert budget.in_use == 0

@@ -6,9 +6,11 @@ metadata (EXIF, GPS, XMP, comments) other than the colour profile. Animated imag
 APNG) keep their animation by being served as their original file only, without variants.
 """
 
+import contextlib
 import io
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -18,6 +20,44 @@ from blog.images.specs import FORMATS, WEBP, ImageFormat, VariantSpec, allowed_f
 
 FORMATS_WITH_ICC = frozenset({"JPEG", "PNG", "WEBP", "AVIF"})
 _pixel_cap_lock = threading.Lock()
+
+
+class PixelBudget:
+    """A process-wide budget of pixels decoded at once: a semaphore weighted by pixel count.
+
+    The pixel cap bounds one image; this bounds them all together, so eight threads (or
+    uploads) decoding 7000 x 7000 PNGs of 143 KB each wait for each other instead of holding
+    gigabytes at once. An image larger than the whole budget waits until it decodes alone.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.in_use = 0
+        self.peak = 0  # the most pixels held at once since the process started (for tests and benches)
+
+    @contextlib.contextmanager
+    def hold(self, *, pixels: int) -> Iterator[None]:
+        """Wait until `pixels` fit in the budget, hold them for the block, then give them back."""
+        limit = max(1, settings.IMAGE_DECODE_MAX_PIXELS)
+        weight = max(1, min(pixels, limit))
+        with self._condition:
+            self._condition.wait_for(lambda: self.in_use + weight <= limit)
+            self.in_use += weight
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.in_use -= weight
+                self._condition.notify_all()
+
+
+decode_budget = PixelBudget()
+
+
+def decoding(*, pixels: int) -> contextlib.AbstractContextManager[None]:
+    """Return a context that holds `pixels` of the process-wide decode budget while it runs."""
+    return decode_budget.hold(pixels=pixels)
 
 
 class ImageRejected(Exception):
@@ -132,6 +172,14 @@ def _encode(image: Image.Image, spec: VariantSpec, *, icc_profile: bytes | None)
 
 def process_image(content: bytes) -> ProcessedImage:
     """Return the checked image and its variants; raise ImageRejected for bytes Kabar refuses."""
+    with _open_checked(content) as header:
+        pixels = header.width * header.height
+    # Held until the variants are made: the decoded image and its resizes live that long.
+    with decoding(pixels=pixels):
+        return _process(content)
+
+
+def _process(content: bytes) -> ProcessedImage:
     image = _decode(content)
     with image:
         # A JPEG with extra pictures (MPO, from phone cameras) is a JPEG to browsers.
