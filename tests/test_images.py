@@ -146,7 +146,7 @@ def test_exif_orientation_is_applied_and_metadata_stripped_from_variants(httpser
 
     image = RemoteImage.objects.get(url=url)
     assert (image.width, image.height) == (600, 800)  # as a reader sees it: portrait
-    assert open_stored(image.original).getexif()[0x0112] == 6  # the master keeps its bytes
+    assert dict(open_stored(image.original).getexif()) == {0x0112: 6}  # the master keeps its orientation only
     assert set(image.variants.values_list("width", "height")) == {(480, 640), (600, 800)}
     for variant in image.variants.all():
         stored = open_stored(variant.name)
@@ -1060,3 +1060,102 @@ def test_an_image_larger_than_the_whole_budget_decodes_alone(settings):
     waiting.join(2)
     assert held == [100]  # then runs alone, holding the whole budget
     assert budget.in_use == 0
+
+
+# --- No location or personal metadata in any stored file, originals included (issue 17 #11) ---
+
+SECRET = b"KabarSecretCam"  # in every metadata block below; must appear in no stored file
+
+
+def _camera_exif(orientation=1):
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    exif[0x010F] = SECRET.decode()  # Make
+    exif[0x013B] = "Jane Photographer"  # Artist
+    exif.get_ifd(0x8825).update({1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 0.0)})  # GPS
+    return exif.tobytes()
+
+
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>6,10.5S</exif:GPSLatitude>' + SECRET + b"</x:xmpmeta>"
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    import struct
+
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _jpeg_with_everything():
+    """A photo as phones and editors write it: EXIF with GPS and orientation, XMP, IPTC, a comment, trailing bytes."""
+    plain = image_bytes("JPEG", (800, 600), exif=_camera_exif(orientation=6), comment=SECRET)
+    xmp = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP)
+    iptc = _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x12\x1c\x02\x50\x00\x0e" + SECRET)
+    return plain[:2] + xmp + iptc + plain[2:] + b"trailing " + SECRET
+
+
+def _png_with_everything():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Author", SECRET.decode())
+    info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    info.add_text("Comment", SECRET.decode(), zip=True)
+    return image_bytes("PNG", (600, 400), pnginfo=info, exif=_camera_exif())
+
+
+def _gif_with_everything():
+    content = image_bytes("GIF", (300, 200), comment=SECRET)
+    xmp = b"\x21\xff\x0bXMP DataXMP" + bytes([len(XMP[:255])]) + XMP[:255] + b"\x00"
+    return content[:-1] + xmp + b"\x3b"
+
+
+def _webp_with_everything():
+    return image_bytes("WEBP", (600, 400), exif=_camera_exif(), xmp=XMP)
+
+
+def _entropy_coded_data(jpeg: bytes) -> bytes:
+    """Return a JPEG's compressed picture: from its first scan to the end of the image."""
+    start = jpeg.index(b"\xff\xda")
+    return jpeg[start : jpeg.index(b"\xff\xd9", start) + 2]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("make", "path", "content_type"),
+    [
+        (_jpeg_with_everything, "/photo.jpg", "image/jpeg"),
+        (_png_with_everything, "/photo.png", "image/png"),
+        (_gif_with_everything, "/photo.gif", "image/gif"),
+        (_webp_with_everything, "/photo.webp", "image/webp"),
+    ],
+    ids=["jpeg", "png", "gif", "webp"],
+)
+def test_a_linked_original_is_stored_without_location_or_personal_metadata(
+    httpserver, make_post, _media_root, make, path, content_type
+):
+    content = make()
+    assert content.count(SECRET) >= 2 and (b"GPS" in content or b"\x88\x25" in content or b"\x25\x88" in content)
+    url = serve(httpserver, path, content, content_type=content_type)
+    post = make_post(body=f'<a href="{url}"><img src="{url}" alt="A photo"></a>')
+
+    cache_images()
+
+    image = RemoteImage.objects.get(url=url)
+    post.refresh_from_db()
+    assert f'href="{default_storage.url(image.original)}"' in post.body_html  # the post links to it
+    for name in stored_files(_media_root):
+        stored = (_media_root / name).read_bytes()
+        assert SECRET not in stored, name
+        assert b"GPSLatitude" not in stored, name
+    with default_storage.open(image.original) as handle:
+        original = handle.read()
+    cleaned, source = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(content))
+    assert cleaned.format == source.format
+    assert "xmp" not in cleaned.info and "comment" not in cleaned.info
+    assert 0x8825 not in cleaned.getexif() and 0x010F not in cleaned.getexif()
+    assert cleaned.convert("RGB").tobytes() == source.convert("RGB").tobytes()  # not one pixel changed
+    if source.format == "JPEG":
+        assert _entropy_coded_data(original) == _entropy_coded_data(content)  # not re-encoded
+        assert dict(cleaned.getexif()) == {0x0112: 6}  # still shown upright
+        assert (image.width, image.height) == (600, 800)
