@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.utils import timezone
@@ -16,6 +17,7 @@ from markdownx.models import MarkdownxField
 from markdownx.widgets import AdminMarkdownxWidget
 from taggit.models import Tag, TaggedItem
 
+from blog.editor import body_too_long
 from blog.models import Author, Category, Post, Redirect
 from blog.tasks import enqueue_image_caching, render_posts_task
 
@@ -156,6 +158,12 @@ class PostAdminForm(forms.ModelForm):
                 "The post's URL path, e.g. /2022/10/29/slug/. Leave empty for /yyyy/mm/dd/slug/ from the "
                 "date and slug. When it changes, the old address redirects here."
             )
+
+    def clean_body(self):
+        body = self.cleaned_data.get("body", "")
+        if len(body) > settings.RENDER_MAX_BODY_CHARS:
+            raise forms.ValidationError(body_too_long(length=len(body)))
+        return body
 
     def clean(self):
         cleaned_data = super().clean()

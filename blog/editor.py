@@ -44,8 +44,18 @@ def editor_endpoint(view):
 @editor_endpoint
 def markdownify(request):
     """Return the preview: the body rendered exactly as the public page shows it."""
+    content = request.POST.get("content", "")
+    if len(content) > settings.RENDER_MAX_BODY_CHARS:
+        # The same limit as saving and importing: what cannot be saved is not rendered either.
+        message = body_too_long(length=len(content))
+        return HttpResponse(f"<p>{message}</p>", status=400, content_type="text/html; charset=utf-8")
     render = import_string(settings.MARKDOWNX_MARKDOWNIFY_FUNCTION)
-    return HttpResponse(render(request.POST.get("content", "")), content_type="text/html; charset=utf-8")
+    return HttpResponse(render(content), content_type="text/html; charset=utf-8")
+
+
+def body_too_long(*, length: int) -> str:
+    """Return the message for a body over settings.RENDER_MAX_BODY_CHARS."""
+    return f"The body is {length:,} characters long; at most {settings.RENDER_MAX_BODY_CHARS:,} are accepted."
 
 
 @editor_endpoint

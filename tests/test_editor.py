@@ -185,3 +185,39 @@ def test_frames_and_pixels_of_all_frames_are_capped_by_the_settings(editor_clien
     assert upload(many_frame_gif(5), "five.gif").json() == {
         "image": ["'five.gif' is 1x1 pixels in 4 frames or more; at most 3 pixels are accepted."]
     }
+
+
+@pytest.mark.django_db
+def test_preview_of_40000_nested_divs_answers_within_a_second(editor_client):
+    """The reported attack: 440 KB of nested <div>s took 18 s (quadratic); nesting is capped, splitting linear."""
+    import time
+
+    body = "<div>" * 40_000 + "deep" + "</div>" * 40_000
+    editor_client.post(reverse("markdownx_markdownify"), {"content": "warm up"}, **XHR)
+    started = time.perf_counter()
+    response = editor_client.post(reverse("markdownx_markdownify"), {"content": body}, **XHR)
+    assert time.perf_counter() - started < 1
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "deep" in html
+    assert html.count("<div>") == html.count("</div>") == 100  # RENDER_MAX_DEPTH
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_limit_is_neither_previewed_nor_saved(editor_client, admin_client, settings, make_post):
+    settings.RENDER_MAX_BODY_CHARS = 1000
+    response = editor_client.post(reverse("markdownx_markdownify"), {"content": "x" * 1001}, **XHR)
+    assert response.status_code == 400
+    assert response.content.decode() == "<p>The body is 1,001 characters long; at most 1,000 are accepted.</p>"
+
+    post = make_post()
+    form = admin_client.get(reverse("admin:blog_post_change", args=[post.pk])).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(body="x" * 1001, date_0=post.date.strftime("%Y-%m-%d"), date_1=post.date.strftime("%H:%M:%S"))
+    response = admin_client.post(reverse("admin:blog_post_change", args=[post.pk]), data)
+    assert response.status_code == 200  # the form again, with the error
+    assert response.context["adminform"].form.errors["body"] == [
+        "The body is 1,001 characters long; at most 1,000 are accepted."
+    ]
+    post.refresh_from_db()
+    assert post.body != "x" * 1001

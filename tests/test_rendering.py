@@ -792,3 +792,61 @@ def test_rendering_is_the_same_in_every_process():
     assert len(outputs) == 1
     (html,) = outputs
     assert html.count('loading="lazy"') == 3 and html.count('decoding="async"') == 2
+
+
+# --- Nesting is capped in linear time (issue 17 #4) -------------------------------------------
+
+
+def _max_depth(html: str) -> int:
+    from html.parser import HTMLParser
+
+    class Depth(HTMLParser):
+        depth = deepest = 0
+
+        def handle_starttag(self, tag, attrs):
+            if tag not in {"img", "br", "hr", "source", "col", "wbr"}:
+                self.depth += 1
+                self.deepest = max(self.deepest, self.depth)
+
+        def handle_endtag(self, tag):
+            self.depth -= 1
+
+    parser = Depth()
+    parser.feed(html)
+    return parser.deepest
+
+
+def test_nesting_deeper_than_the_limit_is_flattened_and_the_text_kept(settings):
+    from blog.rendering import render
+
+    settings.RENDER_MAX_DEPTH = 10
+    html = render("<div>" * 50 + "deep text" + "</div>" * 50 + "\n\nAfter.")
+    assert _max_depth(html) == 10
+    assert "<div>" * 10 + "deep text" + "</div>" * 10 in html
+    assert html.endswith("<p>After.</p>\n")
+
+
+def test_html_with_optional_end_tags_is_not_flattened(settings):
+    from blog.rendering import limit_depth
+
+    settings.RENDER_MAX_DEPTH = 10
+    # WordPress HTML often leaves <p>, <li> and <td> unclosed: siblings, not nesting.
+    html = (
+        "<ul>" + "<li>item" * 30 + "</ul><table><tr>" + "<td>cell" * 30 + "</table>" + "<p>para" * 30 + "<div>x</div>"
+    )
+    assert limit_depth(html, max_depth=10) == html
+
+
+def test_depth_limiting_is_linear():
+    import time
+
+    from blog.rendering import limit_depth
+
+    def seconds(n):
+        body = "<div>" * n + "x" + "</div>" * n
+        started = time.perf_counter()
+        limit_depth(body, max_depth=100)
+        return time.perf_counter() - started
+
+    seconds(1000)
+    assert seconds(80_000) < 20 * seconds(10_000)  # 8x the input: linear ~8x, quadratic 64x
