@@ -279,7 +279,7 @@ IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
 IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
 # Pixels decoded at once in one process, all images together (cached and uploaded): an image
 # waits until the pixels of the others fit. At least the largest single image allowed.
-IMAGE_DECODE_MAX_PIXELS = int(os.environ.get("IMAGE_DECODE_MAX_PIXELS", "100000000"))
+IMAGE_DECODE_MAX_PIXELS = int(os.environ.get("IMAGE_DECODE_MAX_PIXELS", "50000000"))
 
 # PostgreSQL full-text search configuration (language): "simple" suits blogs in several
 # languages; "english", "italian", "spanish", … stem words. The GIN index is built with the
