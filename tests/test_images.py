@@ -1159,3 +1159,21 @@ def test_a_linked_original_is_stored_without_location_or_personal_metadata(
         assert _entropy_coded_data(original) == _entropy_coded_data(content)  # not re-encoded
         assert dict(cleaned.getexif()) == {0x0112: 6}  # still shown upright
         assert (image.width, image.height) == (600, 800)
+
+
+@pytest.mark.django_db
+def test_an_avif_original_with_metadata_is_re_encoded_without_it(httpserver, make_post, _media_root):
+    content = image_bytes("AVIF", (600, 400), exif=_camera_exif(), xmp=XMP)
+    assert SECRET in content
+    url = serve(httpserver, "/photo.avif", content, content_type="image/avif")
+    post_with(make_post, url)
+
+    cache_images()
+
+    image = RemoteImage.objects.get(url=url)
+    with default_storage.open(image.original) as handle:
+        original = handle.read()
+    assert SECRET not in original
+    stored = Image.open(io.BytesIO(original))
+    assert (stored.format, stored.size) == ("AVIF", (600, 400))
+    assert dict(stored.getexif()) == {} and "xmp" not in stored.info
