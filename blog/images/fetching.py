@@ -115,9 +115,9 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
-def allowed_ports() -> set[int]:
-    """Return the ports of settings.IMAGE_CACHE_ALLOWED_PORTS ("80", "8000-8099"), read now."""
-    ports: set[int] = set()
+def allowed_ports() -> list[range]:
+    """Return the port ranges of settings.IMAGE_CACHE_ALLOWED_PORTS ("80", "8000-8099"), read now."""
+    ports: list[range] = []
     for value in getattr(settings, "IMAGE_CACHE_ALLOWED_PORTS", [80, 443]):
         first, _dash, last = str(value).strip().partition("-")
         try:
@@ -126,7 +126,7 @@ def allowed_ports() -> set[int]:
             low = high = 0
         if not 0 < low <= high <= 65535:
             raise ImproperlyConfigured(f"IMAGE_CACHE_ALLOWED_PORTS: {value!r} is not a port or a range of ports")
-        ports.update(range(low, high + 1))
+        ports.append(range(low, high + 1))
     return ports
 
 
@@ -226,7 +226,7 @@ def _target(url: str) -> _Target:
     except UnicodeError:
         raise FetchRefused(f"host {parts.hostname!r} is not a valid name") from None
     port = port or DEFAULT_PORTS[scheme]
-    if port not in allowed_ports():
+    if not any(port in ports for ports in allowed_ports()):
         raise FetchRefused(f"port {port} is not an allowed port (IMAGE_CACHE_ALLOWED_PORTS)")
     shown = f"[{hostname}]" if ":" in hostname else hostname
     host_header = shown if port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
