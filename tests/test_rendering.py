@@ -838,7 +838,7 @@ def test_html_with_optional_end_tags_is_not_flattened(settings):
 
 
 def test_rendering_nested_html_is_linear():
-    """8x the nesting costs about 8x the time (it cost 64x when splitting and sanitizing were quadratic)."""
+    """4x the nesting costs about 4x the time (it cost 16x when splitting and sanitizing were quadratic)."""
     import time
 
     from blog.rendering import render_post
@@ -846,11 +846,11 @@ def test_rendering_nested_html_is_linear():
     def seconds(n):
         body = "<div>" * n + "x" + "</div>" * n
         timings = []
-        for _ in range(2):  # the best of two: other processes share the machine
+        for _ in range(3):  # the best of three: other processes share the machine
             started = time.perf_counter()
             render_post(body)
             timings.append(time.perf_counter() - started)
         return min(timings)
 
     render_post("warm up")
-    assert seconds(40_000) < 24 * seconds(5_000)
+    assert seconds(40_000) < 9 * seconds(10_000)
