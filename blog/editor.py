@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from blog import rendering
 from blog.uploads import UploadError, check_size, store_upload
 
 EDIT_PERMISSIONS = ("blog.change_post", "blog.add_post")
@@ -50,7 +51,14 @@ def markdownify(request):
         message = body_too_long(length=len(content))
         return HttpResponse(f"<p>{message}</p>", status=400, content_type="text/html; charset=utf-8")
     render = import_string(settings.MARKDOWNX_MARKDOWNIFY_FUNCTION)
-    return HttpResponse(render(content), content_type="text/html; charset=utf-8")
+    seconds = settings.RENDER_PREVIEW_SECONDS
+    try:
+        # A preview answers at once or says why not: the editor waits for it while typing.
+        with rendering.deadline(seconds=seconds):
+            html = render(content)
+    except rendering.RenderTimeout:
+        html = f"<p>This body takes longer than {seconds:g} s to preview; save the post to see it.</p>"
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
 def body_too_long(*, length: int) -> str:

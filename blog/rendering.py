@@ -44,18 +44,24 @@ HTML and gets wpautop's paragraphs: a blank line starts a paragraph, a single ne
 ``<br>``, and indentation never makes a code block.
 """
 
+import contextlib
 import functools
 import html
 import math
 import re
 import textwrap
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import nh3
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
 from markdown_it.parser_inline import ParserInline
+from markdown_it.rules_block.state_block import StateBlock
 from markdown_it.rules_inline.state_inline import StateInline
 from mdit_py_plugins.footnote import footnote_plugin
 from pygments import highlight
@@ -681,8 +687,54 @@ class _CJKParserInline(ParserInline):
         return state.tokens
 
 
+class RenderTimeout(Exception):
+    """Rendering ran past the deadline set with `deadline()`."""
+
+
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(*, seconds: float) -> Iterator[None]:
+    """Within the block, make rendering raise RenderTimeout once it has run `seconds`.
+
+    Markdown parsing is linear but, in pure Python, a megabyte of pathological Markdown takes
+    seconds: the editor's preview stops there and says so instead of keeping the editor waiting.
+    """
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _check_deadline(*_args) -> bool:
+    """A Markdown rule that never matches: it raises RenderTimeout once the deadline has passed."""
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() > at:
+        raise RenderTimeout
+    return False
+
+
+class _WatchedStateBlock(StateBlock):
+    def push(self, *args, **kwargs):
+        _check_deadline()
+        return super().push(*args, **kwargs)
+
+
+class _WatchedParserBlock(ParserBlock):
+    def parse(self, src, md, env, outTokens):
+        """Return `outTokens` with the block tokens of `src` appended, checking the deadline at each."""
+        if not src:
+            return None
+        state = _WatchedStateBlock(src, md, env, outTokens)
+        self.tokenize(state, state.line, state.lineMax)
+        return state.tokens
+
+
 @functools.cache
-def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
+def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool, watched: bool = False) -> MarkdownIt:
     """Return the Markdown parser for a body of this kind (each extra costs time, so only when used)."""
     md = MarkdownIt("commonmark", {"html": True, "breaks": wpautop}).enable(["table", "strikethrough"])
     if cjk:
@@ -692,6 +744,11 @@ def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
     if wpautop:
         # In WordPress HTML, indentation is just formatting, never a code block.
         md.disable("code")
+    if watched:
+        # Checked at every block token and before every inline rule: about a fifth more time,
+        # so only when a deadline is set (the preview), never for saving or importing.
+        md.block.__class__ = _WatchedParserBlock
+        md.inline.ruler.before(md.inline.ruler.get_all_rules()[0], "deadline", _check_deadline)
     for name, rule in {
         "fence": _fence_rule,
         "code_block": _code_block_rule,
@@ -938,6 +995,7 @@ def render_post(body: str, *, excerpt: str = "") -> Rendered:
         wpautop=_is_wordpress_html(source),
         footnotes="[^" in source,
         cjk=bool(_CJK_PUNCTUATION.search(source)),
+        watched=getattr(_deadline, "at", None) is not None,
     )
     fragment = sanitize(md.render(source, {"md": md}))
     fragment = fragment.replace("&lt;br&gt;&lt;/br&gt;", "<br>")  # an exporter's <br> inside a code span

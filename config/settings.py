@@ -255,6 +255,8 @@ IMPORT_MAX_ARCHIVE_BYTES = int(os.environ.get("IMPORT_MAX_ARCHIVE_BYTES", str(51
 # that rendering any accepted body takes well under a second.
 RENDER_MAX_BODY_CHARS = int(os.environ.get("RENDER_MAX_BODY_CHARS", str(1024 * 1024)))
 RENDER_MAX_DEPTH = int(os.environ.get("RENDER_MAX_DEPTH", "100"))
+# Seconds the editor's preview may spend rendering; past them it says so (saving still renders).
+RENDER_PREVIEW_SECONDS = float(os.environ.get("RENDER_PREVIEW_SECONDS", "0.8"))
 # The public site (blog/views.py, blog/caching.py).
 POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
 FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))

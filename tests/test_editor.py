@@ -194,15 +194,17 @@ def test_preview_of_40000_nested_divs_answers_within_a_second(editor_client):
 
     body = "<div>" * 40_000 + "deep" + "</div>" * 40_000
     editor_client.post(reverse("markdownx_markdownify"), {"content": "warm up"}, **XHR)
-    timings = []
+    rendered = []
     for _ in range(3):  # the best of three: other processes share the machine
         started = time.perf_counter()
         response = editor_client.post(reverse("markdownx_markdownify"), {"content": body}, **XHR)
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 1
-    assert response.status_code == 200
-    html = response.content.decode()
-    assert "deep" in html
+        seconds = time.perf_counter() - started
+        assert response.status_code == 200
+        assert seconds < 1.5  # whatever happens, RENDER_PREVIEW_SECONDS bounds it
+        if "deep" in response.content.decode():
+            rendered.append((seconds, response.content.decode()))
+    seconds, html = min(rendered)  # rendered in full, not cut off by the preview's deadline
+    assert seconds < 1
     assert html.count("<div>") == html.count("</div>") == 100  # RENDER_MAX_DEPTH
 
 
@@ -224,3 +226,25 @@ def test_a_body_over_the_limit_is_neither_previewed_nor_saved(editor_client, adm
     ]
     post.refresh_from_db()
     assert post.body != "x" * 1001
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "unit",
+    ["[", "*a* ", "- a\n", "[a](b) ", "| a | b |\n"],
+    ids=["brackets", "emphasis", "list", "links", "table"],
+)
+def test_preview_of_a_pathological_body_at_the_size_limit_answers_within_a_second(editor_client, unit):
+    """1 MB of Markdown that markdown-it parses in linear but long time: the preview stops and says so."""
+    import time
+
+    from django.conf import settings as real_settings
+
+    size = real_settings.RENDER_MAX_BODY_CHARS
+    body = "| a | b |\n|---|---|\n" if unit.startswith("|") else ""
+    body += (unit * (size // len(unit)))[: size - len(body)]
+    started = time.perf_counter()
+    response = editor_client.post(reverse("markdownx_markdownify"), {"content": body}, **XHR)
+    assert time.perf_counter() - started < 1.5  # 0.8 s of rendering, then the request's own costs
+    assert response.status_code == 200
+    assert response.content.decode() == "<p>This body takes longer than 0.8 s to preview; save the post to see it.</p>"

@@ -854,3 +854,13 @@ def test_rendering_nested_html_is_linear():
 
     render_post("warm up")
     assert seconds(40_000) < 9 * seconds(10_000)
+
+
+def test_a_deadline_stops_rendering_and_only_where_one_is_set():
+    from blog.rendering import RenderTimeout, deadline, render_post
+
+    body = "[" * 20_000 + "\n\n| a | b |\n|---|---|\n" + "| a | b |\n" * 2_000
+    with pytest.raises(RenderTimeout), deadline(seconds=0):
+        render_post(body)
+    # Outside the block (saving, importing, the render workers) nothing is timed.
+    assert render_post(body).html.startswith("<p>[[[")
