@@ -7,6 +7,7 @@ old address of the site (WordPress's guid and `/index.php/…` forms, Blogger UR
 redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
 """
 
+import re
 from datetime import date
 from urllib.parse import urlencode
 
@@ -247,7 +248,7 @@ class PostView(DetailView):
         post = (
             Post.objects.with_list_relations()
             .prefetch_related("tags")
-            .filter(permalink__in=sorted({path, escape_uri_path(path)}))
+            .filter(permalink__in=permalink_forms(path))
             .first()
         )
         if post is None:
@@ -329,7 +330,7 @@ def post_comment_feed(request, path: str):
         if not path.endswith("/" + suffix):
             continue
         base = path[: -len(suffix)]
-        permalinks = {base, base.rstrip("/"), escape_uri_path(base), escape_uri_path(base).rstrip("/")}
+        permalinks = {form for written in permalink_forms(base) for form in (written, written.rstrip("/"))}
         post = (
             Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
         )
@@ -433,6 +434,16 @@ def _other_forms(path: str) -> list[str]:
         if not base.endswith("/"):
             forms.append(base + "/")
     return [form for form in dict.fromkeys(forms) if form != path]
+
+
+def permalink_forms(path: str) -> list[str]:
+    """Return the ways a stored permalink may write the decoded `path`: as is, or percent-encoded.
+
+    Exporters write the escapes of non-ASCII slugs in lower case (`%e5%b0%91`, as WordPress
+    does); Django's escape_uri_path writes them in upper case. Both name the same address.
+    """
+    escaped = escape_uri_path(path)
+    return sorted({path, escaped, re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), escaped)})
 
 
 def legacy_target(path: str, query_string: str = "") -> str | None:

@@ -172,7 +172,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TAGGIT_CASE_INSENSITIVE = True
 
-# One renderer for everything: the admin's live preview is the public page's HTML.
+# markdownx's own preview function; Kabar's preview endpoint (blog.editor) renders through Post.render.
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "blog.rendering.render"
 MARKDOWNX_MEDIA_PATH = "uploads/"
 
@@ -248,6 +248,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
     AWS_S3_FILE_OVERWRITE = False
 
+# Kabar serves MEDIA_URL itself (blog/media.py) while media are local files; with object
+# storage the storage's URLs point at the bucket. Set SERVE_MEDIA=0 when a front web server
+# serves MEDIA_ROOT at MEDIA_URL instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME) and MEDIA_URL.startswith("/")
+
 # Import of exported posts (manage.py import_posts): files larger than this are refused, and
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
@@ -261,6 +266,9 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+# Download every image from this copy of the old sites instead (<mirror>/<host>/<path>, the
+# layout `wget --mirror` writes), e.g. http://127.0.0.1:9000/ when the old site is gone.
+IMAGE_CACHE_MIRROR = os.environ.get("IMAGE_CACHE_MIRROR", "")
 IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
 IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
 IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]

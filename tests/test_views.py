@@ -351,6 +351,20 @@ def test_server_error_page(client, sample_post, monkeypatch):
     assert "database went away" not in response.content.decode()
 
 
+@pytest.mark.django_db
+def test_a_permalink_with_lower_case_escapes_answers_at_the_link_the_site_writes(client, make_post):
+    # As the WordPress exporter writes a Chinese slug; the site links to it exactly so.
+    post = make_post(title="少年", permalink="/2016/01/19/%e5%b0%91%e5%b9%b4/")
+    home = client.get("/").content.decode()
+    assert 'href="/2016/01/19/%e5%b0%91%e5%b9%b4/"' in home
+    for address in (post.permalink, "/2016/01/19/%E5%B0%91%E5%B9%B4/", "/2016/01/19/少年/"):
+        response = client.get(address)
+        assert response.status_code == 200, address
+        assert "少年" in response.content.decode()
+        feed = client.get(address + "feed/")  # the post's comment feed, as its page links it
+        assert (feed.status_code, feed["Content-Type"].split(";")[0]) == (200, "application/rss+xml"), address
+
+
 @pytest.mark.parametrize("page_cache_seconds", [0, 600])
 def test_the_archive_index_follows_every_change(client, make_post, settings, page_cache_seconds):
     from datetime import UTC, datetime
