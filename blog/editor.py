@@ -9,7 +9,6 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -44,21 +43,31 @@ def editor_endpoint(view):
 
 @editor_endpoint
 def markdownify(request):
-    """Return the preview: the body rendered exactly as the public page shows it."""
+    """Return the preview: the body rendered by the path that renders the public page (Post.render).
+
+    `?post=<id>` (set by the change form's widget) renders it as that post: its front-matter
+    values for `{{ title }}`, its address for relative image URLs, and its cached images.
+    A body over RENDER_MAX_BODY_CHARS is refused, and rendering stops after
+    RENDER_PREVIEW_SECONDS: the editor waits for the preview while typing.
+    """
+    from blog.models import Post
+
     content = request.POST.get("content", "")
     if len(content) > settings.RENDER_MAX_BODY_CHARS:
         # The same limit as saving and importing: what cannot be saved is not rendered either.
         message = body_too_long(length=len(content))
         return HttpResponse(f"<p>{message}</p>", status=400, content_type="text/html; charset=utf-8")
-    render = import_string(settings.MARKDOWNX_MARKDOWNIFY_FUNCTION)
+    post_id = request.GET.get("post", "")
+    post = (Post.objects.filter(pk=post_id).first() if post_id.isdigit() else None) or Post()
+    post.body = content
     seconds = settings.RENDER_PREVIEW_SECONDS
     try:
-        # A preview answers at once or says why not: the editor waits for it while typing.
         with rendering.deadline(seconds=seconds):
-            html = render(content)
+            post.render()
     except rendering.RenderTimeout:
         html = f"<p>This body takes longer than {seconds:g} s to preview; save the post to see it.</p>"
-    return HttpResponse(html, content_type="text/html; charset=utf-8")
+        return HttpResponse(html, content_type="text/html; charset=utf-8")
+    return HttpResponse(post.body_html, content_type="text/html; charset=utf-8")
 
 
 def body_too_long(*, length: int) -> str:
