@@ -259,6 +259,7 @@ def test_preview_of_a_post_is_its_page_with_cached_images_and_front_matter_value
     from tests.images_helpers import image_bytes
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = [str(httpserver.port)]
     cover = image_bytes("JPEG", (1200, 800))
     httpserver.expect_request("/cover.jpg").respond_with_data(cover, content_type="image/jpeg")
     remote = httpserver.url_for("/cover.jpg")
