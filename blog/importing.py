@@ -321,14 +321,14 @@ def _iter_zip(path: Path, cap: int, *, attachments: dict) -> Iterator[SourceFile
         yield SourceFile(label=str(path), path=path.name, error=f"is not a readable zip archive: {exc}", listed=True)
         return
     with archive:
-        for info in sorted(archive.infolist(), key=lambda info: info.filename):
-            member = PurePosixPath(info.filename)
-            suffix = member.suffix.lower()
-            if info.is_dir() or suffix not in POST_SUFFIXES | EXPORT_SUFFIXES or member.name.startswith("."):
-                continue
-            if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
-                continue
-            if suffix in EXPORT_SUFFIXES:
+        members = [info for info in archive.infolist() if _is_post_member(info)]
+        exports = [info for info in archive.infolist() if _is_post_member(info, suffixes=EXPORT_SUFFIXES)]
+        refusal = _archive_refusal(archive.infolist(), members, exports)
+        if refusal:
+            yield SourceFile(label=str(path), path=path.name, error=refusal, listed=True)
+            return
+        for info in sorted(members + exports, key=lambda info: info.filename):
+            if info in exports:
                 yield from _iter_export(
                     lambda info=info: archive.open(info), f"{path}:{info.filename}", attachments=attachments
                 )
@@ -385,6 +385,35 @@ def _iter_export(
         yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
         return
     yield SourceFile(label=label, path="", export=export.contents, export_done=True)
+
+
+def _is_post_member(info: zipfile.ZipInfo, *, suffixes: set[str] = POST_SUFFIXES) -> bool:
+    member = PurePosixPath(info.filename)
+    if info.is_dir() or member.suffix.lower() not in suffixes or member.name.startswith("."):
+        return False
+    return not any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1])
+
+
+def _archive_refusal(
+    infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo], exports: list[zipfile.ZipInfo] = ()
+) -> str:
+    """Return why a whole archive is refused (too many members, too many bytes once unpacked), or ''."""
+    if len(infos) > settings.IMPORT_MAX_ARCHIVE_FILES:
+        return (
+            f"has {len(infos):,} members, more than the {settings.IMPORT_MAX_ARCHIVE_FILES:,} "
+            "accepted (IMPORT_MAX_ARCHIVE_FILES); nothing of it was imported"
+        )
+    # Reading a member never goes past its declared size, nor past the file cap: this bounds the
+    # bytes the import will unpack before any of it is read.
+    total = sum(min(info.file_size, settings.IMPORT_MAX_FILE_BYTES + 1) for info in members)
+    # An export is read as a stream, never past its declared size: all of it counts.
+    total += sum(info.file_size for info in exports)
+    if total > settings.IMPORT_MAX_ARCHIVE_BYTES:
+        return (
+            f"unpacks to {_size(total)} of posts, more than the {_size(settings.IMPORT_MAX_ARCHIVE_BYTES)} "
+            "accepted (IMPORT_MAX_ARCHIVE_BYTES); nothing of it was imported"
+        )
+    return ""
 
 
 def _size(count: int) -> str:
@@ -662,7 +691,12 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
             report(item, UNCHANGED)
         else:
             try:
-                source = item.source or frontmatter.parse(item.data)
+                # An export's post comes parsed already (built by xml_exports, no YAML to guard).
+                source = item.source or frontmatter.parse(
+                    item.data,
+                    max_nodes=settings.IMPORT_MAX_FRONT_MATTER_NODES,
+                    max_bytes=settings.IMPORT_MAX_FRONT_MATTER_BYTES,
+                )
                 fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
             except FrontMatterError as exc:
                 # In a folder, a file that does not start with front matter is not a post (README.md).
@@ -670,6 +704,11 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
                     report(item, "skipped")
                 else:
                     report(item, FAILED, str(exc))
+                continue
+            # Checked before rendering: a body over the limit must not reach the render workers.
+            too_long = _too_long(fields, body=source.body)
+            if too_long:
+                report(item, FAILED, too_long)
                 continue
             parsed.append((item, source, fields))
         item.data = item.source = None  # stream: let the bytes go as soon as they are parsed
@@ -805,9 +844,6 @@ def _import_one(
 ) -> tuple[str, str]:
     """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
     item.comments, item.warnings = None, [f"comments not imported: {error}" for error in fields.comment_errors]
-    too_long = _too_long(fields)
-    if too_long:
-        return FAILED, too_long
     row = index.find(fields)
     holder = index.by_permalink.get(fields.permalink)
     if holder is not None and holder is not row:
@@ -842,11 +878,20 @@ def _import_one(
     return (UPDATED if row else CREATED), ""
 
 
-def _too_long(fields: PostFields) -> str:
+def _too_long(fields: PostFields, *, body: str = "") -> str:
     for name in ("title", "slug", "permalink", "guid", "layout"):
         limit = Post._meta.get_field(name).max_length
         if len(getattr(fields, name)) > limit:
             return f"{name} is longer than {limit} characters"
+    for name, setting in (("categories", "IMPORT_MAX_CATEGORIES"), ("tags", "IMPORT_MAX_TAGS")):
+        limit = getattr(settings, setting)
+        if len(getattr(fields, name)) > limit:
+            return f"{name}: {len(getattr(fields, name)):,} given, at most {limit:,} per post are accepted ({setting})"
+    if len(body) > settings.RENDER_MAX_BODY_CHARS:
+        return (
+            f"the body is {len(body):,} characters long, "
+            f"at most {settings.RENDER_MAX_BODY_CHARS:,} are accepted (RENDER_MAX_BODY_CHARS)"
+        )
     return ""
 
 

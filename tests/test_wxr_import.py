@@ -284,6 +284,7 @@ def test_featured_image_is_cached_and_served_from_media(client, tmp_path, httpse
     from tests.images_helpers import image_bytes
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = [str(httpserver.port)]
     settings.IMAGE_CACHE_RETRIES = 0
     jpeg = image_bytes("JPEG", (1200, 800))
     httpserver.expect_request("/wp-content/uploads/2024/07/gemmi.jpg").respond_with_data(
@@ -351,6 +352,7 @@ def test_a_thumbnail_of_a_known_attachment_is_shown_as_its_cached_original(tmp_p
     from tests.images_helpers import image_bytes
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = [str(httpserver.port)]
     settings.IMAGE_CACHE_RETRIES = 0
     for path, size in (("gemmi.jpg", (1600, 1067)), ("gemmi-300x200.jpg", (300, 200))):
         httpserver.expect_request(f"/wp-content/uploads/2024/07/{path}").respond_with_data(
