@@ -527,3 +527,15 @@ def test_the_menu_is_read_once_per_content_version_and_follows_edits(client):
     item.save()  # a change the site shows: the menu is read again
     page = client.get("/about/team/").content.decode()
     assert "Fediverse" in page and "Mastodon" not in page
+
+
+def test_an_export_in_a_zip_counts_whole_against_the_archive_limit(tmp_path, settings):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.write(WXR / "wordpress-6.xml", "export.xml")
+    settings.IMPORT_MAX_ARCHIVE_BYTES = (WXR / "wordpress-6.xml").stat().st_size - 1
+    stderr = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_posts", str(archive), stdout=StringIO(), stderr=stderr)
+    assert "IMPORT_MAX_ARCHIVE_BYTES" in stderr.getvalue()
+    assert Post.objects.count() == 0
