@@ -1,5 +1,6 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -19,11 +20,60 @@ if TYPE_CHECKING:
 
 
 def validate_path(value: str) -> None:
-    """Raise ValidationError unless `value` is a site path: '/…' with no space or host."""
-    if not value.startswith("/") or value.startswith("//"):
+    """Raise ValidationError unless `value` is a path on this site that a browser keeps on it.
+
+    Browsers read a backslash as '/', so '/\\evil.example/x' (like '//evil.example/x') is a
+    link to another host; control characters, '//', dot segments and an encoded '/' (%2F)
+    make a path that browsers rewrite or that never reaches the post.
+    """
+    if not value.startswith("/"):
         raise ValidationError(_("'%(value)s' must be a path starting with '/'."), params={"value": value})
-    if any(char.isspace() for char in value) or "#" in value:
-        raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
+    for pattern, message in _PATH_PROBLEMS:
+        if pattern.search(value):
+            raise ValidationError(message, params={"value": value}, code="invalid_path")
+
+
+_PATH_PROBLEMS = [
+    (re.compile(r"\\"), _("'%(value)s' must not contain a backslash: browsers read it as '/'.")),
+    (re.compile(r"//"), _("'%(value)s' must not contain '//': browsers read '//host' as another site.")),
+    (
+        re.compile(r"[\x00-\x1f\x7f-\x9f]"),
+        _("%(value)r must not contain control characters (tabs, line breaks, NUL, …)."),
+    ),
+    (re.compile(r"[\s#?]"), _("'%(value)s' must not contain spaces, '#' or '?'.")),
+    (re.compile(r"(?:^|/)\.{1,2}(?:/|$)"), _("'%(value)s' must not contain '.' or '..' segments.")),
+    (re.compile(r"%2f", re.I), _("'%(value)s' must not contain '%%2F' (an encoded '/'): no request can reach it.")),
+]
+
+
+def validate_not_reserved(value: str) -> None:
+    """Raise ValidationError when `value` is an address the site itself answers (the admin, feeds, …).
+
+    Derived from the URL conf (any pattern before the permalink catch-all) and from the
+    static and media URLs, so a post never hides behind, or hides, one of the site's pages.
+    """
+    from django.urls import Resolver404, resolve
+
+    from blog.views import POST_URL_NAME
+
+    prefixes = [url for url in (settings.STATIC_URL, settings.MEDIA_URL) if url]
+    for prefix in ("/" + url.lstrip("/") for url in prefixes if "://" not in url):
+        if value.startswith(prefix) or value == prefix.rstrip("/"):
+            raise ValidationError(
+                _("'%(value)s' is under %(prefix)s, where the site serves its own files."),
+                params={"value": value, "prefix": prefix},
+                code="reserved_path",
+            )
+    try:
+        match = resolve(value)
+    except Resolver404:  # e.g. a path with a NUL: validate_path refuses it
+        return
+    if match.url_name != POST_URL_NAME:
+        raise ValidationError(
+            _("'%(value)s' is the address of one of the site's own pages (%(name)s): choose another permalink."),
+            params={"value": value, "name": match.view_name or match.route},
+            code="reserved_path",
+        )
 
 
 def url_path(url: str) -> str:
@@ -151,7 +201,7 @@ class Post(models.Model):
     permalink = models.CharField(
         max_length=500,
         unique=True,
-        validators=[validate_path],
+        validators=[validate_path, validate_not_reserved],
         help_text=_("The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/."),
     )
     blogger_blog = models.JSONField(default=list, blank=True)
