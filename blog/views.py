@@ -7,6 +7,7 @@ old address of the site (WordPress's guid and `/index.php/…` forms, Blogger UR
 redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
 """
 
+import re
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from django.views.generic import (
 )
 from taggit.models import Tag
 
+from blog.frontmatter import parse_id
 from blog.html_links import first_image_src
 from blog.models import Author, Category, Post, Redirect
 
@@ -55,6 +57,13 @@ class PublishedPostsMixin:
 
     def get_queryset(self):
         return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
+
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except OverflowError:
+            # The date views step to the next day or month: past 9999-12-31 there is none.
+            raise Http404(_("No such date.")) from None
 
     def paginate_queryset(self, queryset, page_size):
         # Fetch relations for the page shown only: the date views also query the queryset for
@@ -236,10 +245,10 @@ def wordpress_query_target(query) -> str | None:
     """Return where WordPress's query-string addresses of the home page now live (None: none given)."""
     for key in ("p", "page_id"):
         if key in query:
-            source_id = query[key]
+            source_id = parse_id(query[key])
             permalink = None
-            if source_id.isdigit():
-                found = Post.objects.published().filter(source_id=int(source_id))
+            if source_id is not None:
+                found = Post.objects.published().filter(source_id=source_id)
                 permalink = found.values_list("permalink", flat=True).first()
             if permalink is None:
                 raise Http404(_("No post with this id."))
@@ -249,7 +258,7 @@ def wordpress_query_target(query) -> str | None:
     if "feed" in query:
         return "/feed/atom/" if query["feed"] == "atom" else "/feed/"
     month = query.get("m", "")
-    if month.isdigit() and len(month) in {4, 6, 8}:
+    if re.fullmatch(r"[0-9]{4}(?:[0-9]{2}){0,2}", month):
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return None
 
