@@ -58,7 +58,7 @@ def test_a_nul_in_the_session_cookie_is_400(client, sample_post):
 
 
 def test_page_zero_and_padded_page_numbers_are_404(client, make_post, category):
-    for n in range(12):
+    for _n in range(12):
         make_post(categories=[category])
     assert client.get("/page/2/").status_code == 200
     for address in ("/page/0/", "/page/00/", "/page/02/", "/category/tutorialblogger/page/0/"):
