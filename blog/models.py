@@ -395,3 +395,17 @@ class ImageVariant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """When a background worker (`manage.py run_worker`) last said it was alive.
+
+    A task marked running is put back in the queue only when the worker that claimed it has
+    stopped beating, so a long task on a live worker is never run twice.
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
