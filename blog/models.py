@@ -2,13 +2,14 @@
 
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path, repercent_broken_unicode
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
 from taggit.managers import TaggableManager
@@ -44,6 +45,28 @@ _PATH_PROBLEMS = [
     (re.compile(r"(?:^|/)\.{1,2}(?:/|$)"), _("'%(value)s' must not contain '.' or '..' segments.")),
     (re.compile(r"%2f", re.I), _("'%(value)s' must not contain '%%2F' (an encoded '/'): no request can reach it.")),
 ]
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def permalink_lookups(path: str) -> list[str]:
+    """Return the permalinks a request for `path` (Django's decoded path_info) may stand for.
+
+    The path as decoded, and percent-encoded in upper case (Django's way) and in lower case
+    (WordPress's way: '/%e5%b0%91/').
+    """
+    encoded = escape_uri_path(path)
+    return sorted({path, encoded, _PERCENT_ESCAPE.sub(lambda match: match[0].lower(), encoded)})
+
+
+def validate_reachable(value: str) -> None:
+    """Raise ValidationError when no request reaches `value` (e.g. percent-escapes in mixed case)."""
+    path_info = repercent_broken_unicode(unquote_to_bytes(value)).decode()
+    if value not in permalink_lookups(path_info) and not re.search(r"%2f", value, re.I):  # %2F: validate_path
+        raise ValidationError(
+            _("'%(value)s' cannot be reached: write its percent-escapes all in upper or all in lower case."),
+            params={"value": value},
+            code="unreachable_path",
+        )
 
 
 def validate_not_reserved(value: str) -> None:
@@ -201,7 +224,7 @@ class Post(models.Model):
     permalink = models.CharField(
         max_length=500,
         unique=True,
-        validators=[validate_path, validate_not_reserved],
+        validators=[validate_path, validate_not_reserved, validate_reachable],
         help_text=_("The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/."),
     )
     blogger_blog = models.JSONField(default=list, blank=True)

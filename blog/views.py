@@ -17,7 +17,6 @@ from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, Qu
 from django.shortcuts import get_object_or_404
 from django.urls import Resolver404, resolve
 from django.utils.cache import add_never_cache_headers
-from django.utils.encoding import escape_uri_path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.generic import (
@@ -33,7 +32,7 @@ from taggit.models import Tag
 
 from blog.frontmatter import parse_id
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Post, Redirect
+from blog.models import Author, Category, Post, Redirect, permalink_lookups
 
 POST_URL_NAME = "post"
 # Lists show titles and summaries: leave the heavy columns in the database.
@@ -188,7 +187,7 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink__in=sorted({path, escape_uri_path(path)})).first()
+        post = Post.objects.with_list_relations().filter(permalink__in=permalink_lookups(path)).first()
         if post is None or not (post.is_public or can_preview(request.user)):
             target = legacy_target(path, request.META.get("QUERY_STRING", ""))
             if target is None:

@@ -64,3 +64,17 @@ def test_page_zero_and_padded_page_numbers_are_404(client, make_post, category):
     for address in ("/page/0/", "/page/00/", "/page/02/", "/category/tutorialblogger/page/0/"):
         assert client.get(address).status_code == 404, address
     assert client.get("/category/tutorialblogger/page/2/").status_code == 200
+
+
+def test_percent_encoded_permalinks_are_reached_in_either_case(client, make_post):
+    # WordPress writes non-ASCII slugs percent-encoded in lower case; browsers send them as written.
+    lower = make_post(title="Lower", permalink="/%e5%b0%91/")
+    upper = make_post(title="Upper", permalink="/caf%C3%A9/")
+    query = make_post(title="Question", permalink="/why%3f/")
+    for post, address in [(lower, lower.permalink), (upper, upper.permalink), (query, query.permalink)] + [
+        (lower, "/%E5%B0%91/"),  # the same address, in the other case
+        (lower, "/少/"),
+    ]:
+        response = client.get(address)
+        assert response.status_code == 200
+        assert f'<h1 class="p-name">{post.title}</h1>' in response.content.decode()
