@@ -71,10 +71,9 @@ def test_percent_encoded_permalinks_are_reached_in_either_case(client, make_post
     lower = make_post(title="Lower", permalink="/%e5%b0%91/")
     upper = make_post(title="Upper", permalink="/caf%C3%A9/")
     query = make_post(title="Question", permalink="/why%3f/")
-    for post, address in [(lower, lower.permalink), (upper, upper.permalink), (query, query.permalink)] + [
-        (lower, "/%E5%B0%91/"),  # the same address, in the other case
-        (lower, "/少/"),
-    ]:
+    addresses = [(lower, lower.permalink), (upper, upper.permalink), (query, query.permalink)]
+    addresses += [(lower, "/%E5%B0%91/"), (lower, "/少/")]  # the same address: other case, decoded
+    for post, address in addresses:
         response = client.get(address)
         assert response.status_code == 200
         assert f'<h1 class="p-name">{post.title}</h1>' in response.content.decode()
