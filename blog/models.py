@@ -38,8 +38,8 @@ _PATH_PROBLEMS = [
     (re.compile(r"\\"), _("'%(value)s' must not contain a backslash: browsers read it as '/'.")),
     (re.compile(r"//"), _("'%(value)s' must not contain '//': browsers read '//host' as another site.")),
     (
-        re.compile(r"[\x00-\x1f\x7f-\x9f]"),
-        _("%(value)r must not contain control characters (tabs, line breaks, NUL, …)."),
+        re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
+        _("%(value)r must not contain control characters (tabs, line breaks, NUL, bidirectional overrides, …)."),
     ),
     (re.compile(r"[\s#?]"), _("'%(value)s' must not contain spaces, '#' or '?'.")),
     (re.compile(r"(?:^|/)\.{1,2}(?:/|$)"), _("'%(value)s' must not contain '.' or '..' segments.")),

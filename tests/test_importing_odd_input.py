@@ -79,6 +79,7 @@ def test_the_command_names_each_bad_file_and_exits_non_zero(tmp_path):
         ("/a//evil.example/", "must not contain '//'"),
         ('"/a\\tb/"', "must not contain control characters"),
         ('"/a\\u0085b/"', "must not contain control characters"),
+        ('"/a\\u202eb/"', "must not contain control characters"),
         ("/a/../b/", "must not contain '.' or '..' segments"),
         ("/a%2Fb/", "must not contain '%2F'"),
         ("/%e5%B0%91/", "cannot be reached: write its percent-escapes all in upper or all in lower case"),
