@@ -162,3 +162,17 @@ def test_utf16_without_a_byte_order_mark_is_named_not_skipped(tmp_path):
     result = import_paths([tmp_path])
     assert failures(result) == {"no-bom.md": "is UTF-16 text without a byte-order mark: save it as UTF-8"}
     assert result.skipped == 1  # README.md: text without front matter is not a post
+
+
+def test_a_body_the_render_workers_fail_on_costs_only_its_own_output():
+    from concurrent.futures import Future
+
+    from blog.importing import _ParallelRenderer
+    from blog.rendering import render_post
+
+    done, failed, also_done = Future(), Future(), Future()
+    done.set_result(render_post("one"))
+    failed.set_exception(IndexError("list index out of range"))
+    also_done.set_result(render_post("three"))
+    outputs = _ParallelRenderer().results([done, failed, also_done])
+    assert [output.html if output else None for output in outputs] == ["<p>one</p>\n", None, "<p>three</p>\n"]
