@@ -116,9 +116,9 @@ def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
 
 
 def test_a_long_task_on_a_live_worker_is_not_run_twice(tmp_path, server):
-    env = _env(tmp_path)
+    env = site_env(tmp_path)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True, timeout=120)
-    _shell(
+    manage_shell(
         env,
         "from django.db import transaction; from blog.models import Author, Post; from blog.tasks import "
         "enqueue_image_caching\n"
@@ -136,11 +136,13 @@ def test_a_long_task_on_a_live_worker_is_not_run_twice(tmp_path, server):
         second = subprocess.run([*worker, "--batch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert second.returncode == 0, second.stderr
         assert "requeued" not in second.stderr
-        state = _shell(env, "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.get().status)")
+        state = manage_shell(
+            env, "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.get().status)"
+        )
         assert state == "RUNNING"
         server.release.set()  # the slow download ends; the first worker finishes its task
         deadline = time.monotonic() + 60
-        while _shell(
+        while manage_shell(
             env, "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.get().status)"
         ) != ("SUCCESSFUL"):
             assert time.monotonic() < deadline, "the first worker never finished its task"
@@ -154,4 +156,4 @@ def test_a_long_task_on_a_live_worker_is_not_run_twice(tmp_path, server):
             first.kill()
             first.communicate()
     assert server.requests == 1  # one download: the task ran once
-    assert _shell(env, "from blog.models import WorkerHeartbeat; print(WorkerHeartbeat.objects.count())") == "0"
+    assert manage_shell(env, "from blog.models import WorkerHeartbeat; print(WorkerHeartbeat.objects.count())") == "0"
