@@ -466,7 +466,7 @@ def test_the_migration_fills_sticky_and_the_featured_image_of_posts_imported_bef
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    before, after = [("blog", "0004_comments")], [("blog", "0005_wordpress_exports")]
+    before, after = [("blog", "0005_permalink_validators_worker_heartbeat")], [("blog", "0006_wordpress_exports")]
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps
     author = old_apps.get_model("blog", "Author").objects.create(name="admin", slug="admin")
@@ -538,4 +538,17 @@ def test_an_export_in_a_zip_counts_whole_against_the_archive_limit(tmp_path, set
     with pytest.raises(CommandError):
         call_command("import_posts", str(archive), stdout=StringIO(), stderr=stderr)
     assert "IMPORT_MAX_ARCHIVE_BYTES" in stderr.getvalue()
+    assert Post.objects.count() == 0
+
+
+def test_an_export_linked_from_outside_the_folder_is_not_followed(tmp_path):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "export.xml").symlink_to(WXR / "wxr-1.1.xml")
+    stderr = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_posts", str(folder), stdout=StringIO(), stderr=stderr)
+    assert (
+        stderr.getvalue() == f"{folder / 'export.xml'}: is a symbolic link to a file outside the folder: not followed\n"
+    )
     assert Post.objects.count() == 0

@@ -21,7 +21,7 @@ def fill_sticky_and_featured_image(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blog', '0004_comments'),
+        ('blog', '0005_permalink_validators_worker_heartbeat'),
     ]
 
     operations = [
