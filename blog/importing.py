@@ -590,6 +590,8 @@ def _column_values(
         "title": fields.title,
         "slug": fields.slug,
         "date": fields.date,
+        # The offset the file wrote its date with (the site zone's, for a date without one).
+        "date_offset": int(fields.date.utcoffset().total_seconds() // 60),
         "modified": fields.modified,
         "author_id": lookups.author(fields),
         "layout": fields.layout,

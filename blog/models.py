@@ -1,7 +1,9 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+from datetime import datetime, timedelta
+from datetime import timezone as fixed_zone
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,10 +28,25 @@ def validate_path(value: str) -> None:
         raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
 
 
+def path_key(path: str) -> str:
+    """Return `path` decoded, as a request's `path_info` is: every spelling of an address has one key.
+
+    '/2016/01/19/%e5%b0%91/', '/2016/01/19/%E5%B0%91/' and '/2016/01/19/少/' share the key
+    '/2016/01/19/少/'.
+    """
+    return unquote(path)
+
+
 def url_path(url: str) -> str:
-    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    """Return the decoded path of `url` ('' for none or the bare root), to find a post by an old address."""
     path = urlsplit(url.strip()).path if url else ""
-    return "" if path in {"", "/"} else path
+    return "" if path in {"", "/"} else path_key(path)
+
+
+def http_url(value) -> str:
+    """Return `value` when it is an absolute http(s) URL, else ''."""
+    text = str(value or "").strip()
+    return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc else ""
 
 
 class Author(models.Model):
@@ -183,6 +200,17 @@ class Post(models.Model):
     # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
     guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The permalink decoded (see path_key): a request in any encoding finds the post in one lookup.
+    permalink_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The date as the author saw it: the UTC offset the front matter wrote it with, and the
+    # calendar day it names there, which the date archives list it under whatever TIME_ZONE is.
+    date_offset = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Minutes east of UTC of the date as written; empty: the site's TIME_ZONE."),
+    )
+    local_date = models.DateField(null=True, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -211,6 +239,30 @@ class Post(models.Model):
         return self.permalink
 
     @property
+    def zone(self):
+        """Return the time zone the post's date was written in (the site's when the file gave none)."""
+        if self.date_offset is None:
+            return timezone.get_default_timezone()
+        return fixed_zone(timedelta(minutes=self.date_offset))
+
+    @property
+    def local_datetime(self) -> datetime:
+        """Return the publication date as the author saw it: the same instant, in the post's own zone."""
+        return self.date.astimezone(self.zone)
+
+    @property
+    def old_site_url(self) -> str:
+        """Return an absolute URL of the post on the old site (guid, wordpress_url, Blogger URL), or ''.
+
+        Relative links of the body (`/wp-content/uploads/…`) were relative to that site.
+        """
+        front_matter = self.front_matter or {}
+        for value in (self.guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
+            if http_url(value):
+                return http_url(value)
+        return ""
+
+    @property
     def is_page(self) -> bool:
         return self.layout == self.PAGE_LAYOUT
 
@@ -235,7 +287,7 @@ class Post(models.Model):
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        self.body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -244,9 +296,18 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
-        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
-        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
-            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
+        self.blogger_path = blogger_path(self.front_matter or {})
+        self.permalink_key = path_key(self.permalink)
+        if self.date_offset is None and self._state.adding and self.date is not None:
+            # A post written here keeps the site's offset of its day, as an imported one keeps its file's.
+            offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
+            self.date_offset = int(offset.total_seconds() // 60)
+        self.local_date = self.local_datetime.date() if self.date is not None else None
+        derived = {"guid": {"guid_path"}, "front_matter": {"blogger_path"}, "permalink": {"permalink_key"}}
+        derived["date"] = {"local_date", "date_offset"}
+        if kwargs.get("update_fields") is not None:
+            written = set(kwargs["update_fields"])
+            kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
             self.render()
@@ -281,6 +342,17 @@ class Post(models.Model):
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
 
 
+def blogger_path(front_matter) -> str:
+    """Return the decoded path of a post's old Blogger address ('' when it had none)."""
+    for key in ("blogger_orig_url", "blogger_permalink"):
+        value = str(front_matter.get(key) or "").strip()
+        if value:
+            return url_path(
+                value if "://" in value else "http://blogger" + ("" if value.startswith("/") else "/") + value
+            )
+    return ""
+
+
 class Redirect(models.Model):
     """An old URL path that answers with a 301 to a post (e.g. a permalink changed in the admin)."""
 
@@ -305,6 +377,8 @@ class RemoteImage(models.Model):
         REFUSED = "refused", _("Refused")
 
     url = models.URLField(max_length=2000, unique=True)
+    # The URL's path, so an old `/wp-content/uploads/…` address finds its cached copy in one lookup.
+    path = models.CharField(max_length=2000, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -326,6 +400,10 @@ class RemoteImage(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args, **kwargs):
+        self.path = urlsplit(self.url).path
+        super().save(*args, **kwargs)
 
 
 class ImageVariant(models.Model):
