@@ -49,6 +49,20 @@ def http_url(value) -> str:
     return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc else ""
 
 
+def old_site_url(guid: str, front_matter) -> str:
+    """Return an absolute URL of a post on its old site (guid, wordpress_url, Blogger URL), or ''."""
+    front_matter = front_matter or {}
+    for value in (guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
+        if http_url(value):
+            return http_url(value)
+    return ""
+
+
+def site_host(guid: str, front_matter) -> str:
+    """Return the host of the blog a post came from ('' when its file does not say)."""
+    return (urlsplit(old_site_url(guid, front_matter)).hostname or "").lower()
+
+
 class Author(models.Model):
     name = models.CharField(max_length=200, help_text=_("As written in the front matter, e.g. 'admin'."))
     slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
@@ -158,6 +172,8 @@ class Post(models.Model):
         PUBLISHED = "published", _("Published")
 
     source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
+    # The old blog's host (of the guid or wordpress_url): ids are unique per blog, not across blogs.
+    source_host = models.CharField(max_length=255, blank=True, editable=False)
     title = models.CharField(max_length=500)
     slug = models.SlugField(max_length=255, allow_unicode=True)
     date = models.DateTimeField(default=timezone.now, help_text=_("Publication date; in the future: scheduled."))
@@ -219,7 +235,9 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_id"], condition=Q(source_id__isnull=False), name="blog_post_unique_source_id"
+                fields=["source_host", "source_id"],
+                condition=Q(source_id__isnull=False),
+                name="blog_post_unique_source_id",
             ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="blog_post_status_date")]
@@ -252,15 +270,11 @@ class Post(models.Model):
 
     @property
     def old_site_url(self) -> str:
-        """Return an absolute URL of the post on the old site (guid, wordpress_url, Blogger URL), or ''.
+        """Return an absolute URL of the post on the old site, or ''.
 
         Relative links of the body (`/wp-content/uploads/…`) were relative to that site.
         """
-        front_matter = self.front_matter or {}
-        for value in (self.guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
-            if http_url(value):
-                return http_url(value)
-        return ""
+        return old_site_url(self.guid, self.front_matter)
 
     @property
     def is_page(self) -> bool:
@@ -296,6 +310,7 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
+        self.source_host = site_host(self.guid, self.front_matter)
         self.blogger_path = blogger_path(self.front_matter or {})
         self.permalink_key = path_key(self.permalink)
         if self.date_offset is None and self._state.adding and self.date is not None:
@@ -303,8 +318,12 @@ class Post(models.Model):
             offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
             self.date_offset = int(offset.total_seconds() // 60)
         self.local_date = self.local_datetime.date() if self.date is not None else None
-        derived = {"guid": {"guid_path"}, "front_matter": {"blogger_path"}, "permalink": {"permalink_key"}}
-        derived["date"] = {"local_date", "date_offset"}
+        derived = {
+            "guid": {"guid_path", "source_host"},
+            "front_matter": {"blogger_path", "source_host"},
+            "permalink": {"permalink_key"},
+            "date": {"local_date", "date_offset"},
+        }
         if kwargs.get("update_fields") is not None:
             written = set(kwargs["update_fields"])
             kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
