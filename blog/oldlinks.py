@@ -95,8 +95,11 @@ def wordpress_query_target(params) -> str | None:
             source_id = params[name]
             if not source_id.isdigit():
                 return None
-            found = Post.objects.published().filter(source_id=int(source_id))
-            return found.values_list("permalink", flat=True).first()
+            # Two blogs imported side by side (--scope-to-host) may share an id: then it names none.
+            found = list(
+                Post.objects.published().filter(source_id=int(source_id)).values_list("permalink", flat=True)[:2]
+            )
+            return found[0] if len(found) == 1 else None
     if "s" in params:
         return "/search/?" + urlencode({"q": params["s"]})
     if "feed" in params:

@@ -79,6 +79,8 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
             raise Http404(_("No post with this id."))
         if target:
             return HttpResponsePermanentRedirect(target)
+        if request.GET.get("m") in ("0", "1"):  # Blogger's mobile view of the home page
+            return HttpResponsePermanentRedirect(resolve_old_address("/", request.META.get("QUERY_STRING", "")))
         return super().get(request, *args, **kwargs)
 
 
