@@ -4,7 +4,12 @@ Inputs are real exports (the corpus's Chinese-slug posts of hacperme's blog and 
 `/void-linux-servizi/`) and hand-written fixtures in tests/fixtures/oldlinks/.
 """
 
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -19,7 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from blog.importing import import_paths
 from blog.models import Category, Post, RemoteImage
 from blog.oldlinks import resolve_old_address, spellings
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, REPO
 
 FIXTURES = Path(__file__).parent / "fixtures" / "oldlinks"
 YOUTH = CORPUS / "hacperme__hacperme_blog__2016-01-19-e5b091e5b9b4efbc8ce88eabe8b4aae78ea9.md"
@@ -403,3 +408,61 @@ def test_sitemap_lastmod_is_the_posts_own_last_change(client):
     # modified_time '2012-04-01T10:00:00.000-07:00'; the other has none: its date.
     assert "<lastmod>2012-04-01</lastmod>" in sitemap
     assert "<lastmod>2016-01-19</lastmod>" in sitemap
+
+
+# --- through a real server ------------------------------------------------------------------
+
+
+def _raw_get(port: int, target: bytes) -> tuple[int, str]:
+    """Send a GET with `target` exactly as given (no client re-encoding); return status and Location."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in head[1:])
+    return int(head[0].split()[1]), headers.get("Location", "")
+
+
+def test_gunicorn_answers_the_exported_spelling_and_redirects_the_others(tmp_path):
+    from tests.test_production import PRODUCTION_ENV, _closed_port
+
+    port = _closed_port()
+    env = {
+        **os.environ,
+        **PRODUCTION_ENV,
+        "SECURE_SSL_REDIRECT": "0",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    for command in (["migrate", "-v", "0"], ["collectstatic", "--noinput", "-v", "0"], ["import_posts", str(YOUTH)]):
+        done = subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=REPO, env=env, capture_output=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr.decode()
+    gunicorn = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+    server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert _raw_get(port, b"/healthz")[0] == 200
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        assert _raw_get(port, YOUTH_LOWER.encode()) == (200, "")
+        assert _raw_get(port, YOUTH_UPPER.encode()) == (301, YOUTH_LOWER)
+        # A browser given the raw UTF-8 address sends it percent-encoded in upper case (above),
+        # and gunicorn may refuse raw non-ASCII bytes in a request line itself.
+        assert _raw_get(port, YOUTH_RAW.encode()) in {(400, ""), (301, YOUTH_LOWER)}
+        assert _raw_get(port, b"/?p=866") == (301, YOUTH_LOWER)
+        assert _raw_get(port, YOUTH_LOWER.encode()) == (200, "")  # again, from the page cache
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
