@@ -12,6 +12,8 @@ What it understands, in this order:
 - Blogger's `?m=1` (mobile), `/search/label/X`, `/feeds/posts/default[/-/X]`;
 - the site's own pages under another spelling (`/2016/03` → `/2016/03/`);
 - nested category addresses `/category/parent/child/` (and their `feed/`, `page/N/`);
+- a category, tag or author under WordPress's slug of its name when Kabar's differs
+  (`/category/sin-categoria/` for "Sin categoría", whose Kabar slug keeps the accent);
 - `/wp-content/uploads/…` of an image Kabar has cached → the cached copy;
 - a post's permalink, an editor's redirect, its guid path, its Blogger path, in that order;
 - WordPress's guesses: `/YYYY/MM/DD/slug/`, `/YYYY/MM/slug/` and `/slug/` reach the one
@@ -23,6 +25,7 @@ blogger_path, slug, and the redirects table through a UNION).
 """
 
 import re
+import unicodedata
 from urllib.parse import quote, unquote, urlencode
 
 from django.db.models import F, IntegerField, Q, Value
@@ -33,7 +36,7 @@ from django.utils.encoding import iri_to_uri
 from taggit.models import Tag
 
 from blog.frontmatter import make_slug
-from blog.models import Category, Post, Redirect, RemoteImage, path_key
+from blog.models import Author, Category, Post, Redirect, RemoteImage, path_key
 
 # The name of the site's catch-all URL pattern (permalinks and old addresses).
 POST_URL_NAME = "post"
@@ -41,6 +44,7 @@ POST_URL_NAME = "post"
 _BLOGGER_MOBILE = {"0", "1"}
 _FEED_SUFFIX = r"(?P<suffix>feed/(?:atom/|rss2?/|rdf/)?|page/[0-9]+/)?"
 _NESTED_CATEGORY = re.compile(r"^/category/(?P<slugs>(?:[^/]+/){2,}?)" + _FEED_SUFFIX + "$")
+_TERM = re.compile(r"^/(?P<kind>category|tag|author)/(?P<slug>[^/]+)/" + _FEED_SUFFIX + "$")
 _BLOGGER_LABEL = re.compile(r"^/search/label/(?P<label>[^/]+)/?$")
 _BLOGGER_FEED = re.compile(r"^/feeds/posts/(?:default|summary)(?:/-/(?P<label>[^/]+))?/?$")
 _DATED_SLUG = re.compile(r"^/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?:(?P<day>[0-9]{2})/)?(?P<slug>[^/]+)/?$")
@@ -58,6 +62,25 @@ def spellings(path: str) -> list[str]:
     return list(dict.fromkeys([path, key, upper, lower]))
 
 
+def fallback_to_old_address(view):
+    """Wrap a view so that its 404 becomes one redirect when the path is an old address of a page."""
+    import functools
+
+    from django.http import Http404, HttpResponsePermanentRedirect
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            target = resolve_old_address(request.path_info, request.META.get("QUERY_STRING", ""))
+            if target is None or path_key(target.split("?", 1)[0]) == request.path_info:
+                raise
+            return HttpResponsePermanentRedirect(target)
+
+    return wrapper
+
+
 def resolve_old_address(path: str, query: str = "") -> str | None:
     """Return the URL (path and query) where the old address `path`?`query` lives now, or None.
 
@@ -73,6 +96,9 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
     if base == "/":
         return wordpress_query_target(params) or _with_query("/", params)
     forms = list(dict.fromkeys([base, base if base.endswith("/") else base + "/"]))
+    target = _term_target(forms[-1], params)
+    if target is not None:
+        return target or None
     for form in forms:
         try:
             match = resolve(form)
@@ -108,6 +134,36 @@ def wordpress_query_target(params) -> str | None:
     if month.isdigit() and len(month) in {4, 6, 8}:
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return ""
+
+
+def wordpress_slug(name: str) -> str:
+    """Return the slug WordPress gives a name (sanitize_title): accents dropped, other UTF-8 escaped."""
+    text = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
+    text = "".join(char if char.isascii() else quote(char).lower() for char in text.lower().replace(".", "-"))
+    text = re.sub(r"[^%a-z0-9 _-]", "", text)
+    return re.sub(r"-+", "-", re.sub(r"\s+", "-", text)).strip("-")
+
+
+_TERM_MODELS = {"category": (Category, "name"), "tag": (Tag, "name"), "author": (Author, "name")}
+
+
+def _term_target(path: str, params: QueryDict) -> str | None:
+    """Return a category, tag or author page under Kabar's slug for WordPress's slug of its name.
+
+    None: not such an address, or the slug is Kabar's own; '': no term has that slug.
+    """
+    match = _TERM.match(path)
+    if not match:
+        return None
+    kind, slug = match.group("kind"), path_key(match.group("slug"))
+    model, name_field = _TERM_MODELS[kind]
+    terms = list(model.objects.values_list("slug", name_field))
+    if any(own == slug for own, _name in terms):
+        return None
+    found = {own for own, name in terms if slug in (path_key(wordpress_slug(name)), path_key(wordpress_slug(own)))}
+    if len(found) != 1:
+        return ""
+    return _with_query(f"/{kind}/{found.pop()}/{match.group('suffix') or ''}", params)
 
 
 def _with_query(path: str, params: QueryDict) -> str:

@@ -5,6 +5,7 @@ from django.urls import path, re_path
 
 from blog import feeds, views
 from blog.caching import cache_public_page as cached
+from blog.oldlinks import fallback_to_old_address
 from blog.sitemaps import SITEMAPS
 
 home = cached(views.HomeView.as_view())
@@ -12,12 +13,13 @@ home = cached(views.HomeView.as_view())
 
 def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     """Return the URL patterns of a subject's page, its /page/N/ form and its two feeds."""
-    page = cached(view.as_view())
+    # A slug Kabar does not know may be WordPress's spelling of one it does: one redirect there.
+    page = cached(fallback_to_old_address(view.as_view()))
     return [
         path(f"{prefix}<str:slug>/", page, name=name),
         path(f"{prefix}<str:slug>/page/<int:page>/", page, name=f"{name}-page"),
-        path(f"{prefix}<str:slug>/feed/", cached(feed()), name=f"{name}-feed"),
-        path(f"{prefix}<str:slug>/feed/atom/", cached(atom_feed()), name=f"{name}-feed-atom"),
+        path(f"{prefix}<str:slug>/feed/", cached(fallback_to_old_address(feed())), name=f"{name}-feed"),
+        path(f"{prefix}<str:slug>/feed/atom/", cached(fallback_to_old_address(atom_feed())), name=f"{name}-feed-atom"),
     ]
 
 

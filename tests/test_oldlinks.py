@@ -270,6 +270,21 @@ def test_nested_category_addresses(client, make_post):
 
 
 @pytest.mark.django_db
+def test_wordpress_slugs_of_names_reach_kabars_pages(client, make_post):
+    from urllib.parse import quote
+
+    uncategorized = Category.objects.create(name="Sin categoría", slug="sin-categoría")
+    make_post(categories=[uncategorized], tags=["Financiación"])
+    # WordPress dropped the accents from its slugs; Kabar's keep them.
+    kabar_url = quote("/category/sin-categoría/")
+    assert redirect_of(client, "/category/sin-categoria/") == kabar_url
+    assert redirect_of(client, "/category/sin-categoria/feed/") == kabar_url + "feed/"
+    assert redirect_of(client, "/tag/financiacion/") == quote("/tag/financiación/")
+    assert client.get(kabar_url).status_code == 200
+    assert client.get("/category/sin-categori/").status_code == 404
+
+
+@pytest.mark.django_db
 def test_index_pages_list_subjects_with_counts(client, django_assert_num_queries):
     from django.contrib.contenttypes.models import ContentType
 
