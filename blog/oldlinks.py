@@ -4,7 +4,7 @@
 catch-all view calls it for a path that is no post's permalink and answers with a 301 to what
 it returns (or a 404 for None); link checkers and body-link rewriting can call it the same way.
 
-What it understands, in this order:
+What it understands:
 
 - any spelling of a path: percent-encoded in lower or upper case, or raw UTF-8 (`path_key`);
 - `/index.php/…` and a missing trailing slash;
@@ -24,12 +24,13 @@ Post addresses cost one query: every indexed column at once (permalink_key, guid
 blogger_path, slug, and the redirects table through a UNION).
 """
 
+import functools
 import re
 import unicodedata
 from urllib.parse import quote, unquote, urlencode
 
 from django.db.models import F, IntegerField, Q, Value
-from django.http import QueryDict
+from django.http import Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
@@ -64,9 +65,6 @@ def spellings(path: str) -> list[str]:
 
 def fallback_to_old_address(view):
     """Wrap a view so that its 404 becomes one redirect when the path is an old address of a page."""
-    import functools
-
-    from django.http import Http404, HttpResponsePermanentRedirect
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -94,7 +92,8 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
     key = path_key(path)
     base = key[len("/index.php") :] or "/" if key == "/index.php" or key.startswith("/index.php/") else key
     if base == "/":
-        return wordpress_query_target(params) or _with_query("/", params)
+        target = wordpress_query_target(params)
+        return _with_query("/", params) if target == "" else target
     forms = list(dict.fromkeys([base, base if base.endswith("/") else base + "/"]))
     target = _term_target(forms[-1], params)
     if target is not None:
@@ -110,7 +109,7 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
         target = shape(base, params)
         if target is not None:
             return target or None
-    permalink = _post_target(key, forms)
+    permalink = _post_target(forms)
     return _with_query(permalink, params) if permalink else None
 
 
@@ -242,7 +241,7 @@ def _guess(path: str):
     return list(dict.fromkeys([slug, make_slug(slug)])), *numbers
 
 
-def _post_target(key: str, forms: list[str]) -> str | None:
+def _post_target(forms: list[str]) -> str | None:
     """Return the permalink of the post an old path names, in one query over the indexed columns."""
     now = timezone.now()
     keys = [path_key(form) for form in forms]

@@ -129,6 +129,19 @@ def test_kabar_links_to_the_permalink_exactly_as_exported(client):
     assert redirect_of(client, "/index.php?p=866") == YOUTH_LOWER
 
 
+@pytest.mark.django_db
+def test_the_resolver_answers_for_links_as_posts_write_them():
+    imported(YOUTH)
+    # A link in a body, in any spelling, resolves to the permalink as exported; so does a canonical one.
+    assert resolve_old_address(YOUTH_UPPER.rstrip("/")) == YOUTH_LOWER
+    assert resolve_old_address(YOUTH_LOWER) == YOUTH_LOWER
+    assert resolve_old_address("/index.php", "p=866") == YOUTH_LOWER
+    assert resolve_old_address("/", "p=999") is None
+    assert resolve_old_address("/", "s=arduino") == "/search/?q=arduino"
+    assert resolve_old_address("/2016/01") == "/2016/01/"
+    assert resolve_old_address("/nothing/here/") is None
+
+
 def test_spellings_of_a_path():
     assert set(spellings(YOUTH_RAW)) == {YOUTH_RAW, YOUTH_UPPER, YOUTH_LOWER}
     assert set(spellings(YOUTH_LOWER)) == {YOUTH_RAW, YOUTH_UPPER, YOUTH_LOWER}
