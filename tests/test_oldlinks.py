@@ -494,3 +494,31 @@ def test_gunicorn_answers_the_exported_spelling_and_redirects_the_others(tmp_pat
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.django_db
+def test_relative_uploads_are_cached_from_the_old_host_and_their_old_address_follows(
+    client, settings, httpserver, tmp_path
+):
+    from tests.images_helpers import image_bytes
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_READ_TIMEOUT = 0.5
+    settings.IMAGE_CACHE_RETRIES = 0
+    upload = "/wp-content/uploads/2011/01/pattern.png"
+    httpserver.expect_request(upload).respond_with_data(image_bytes("PNG", (300, 200)), content_type="image/png")
+    # The fixture, moved to the test's "old host": its guid names the blog it came from.
+    post_file = tmp_path / PATTERN.name
+    post_file.write_text(
+        PATTERN.read_text(encoding="utf-8").replace("https://patterns.example/", httpserver.url_for("/")),
+        encoding="utf-8",
+    )
+    imported(post_file)
+    call_command("cache_images", "--all", stdout=StringIO())
+    image = RemoteImage.objects.get()
+    assert (image.url, image.status) == (httpserver.url_for(upload), RemoteImage.Status.CACHED)
+    # The old address of the upload now leads to the cached copy, and the post shows it.
+    location = redirect_of(client, upload)
+    assert location.startswith(settings.MEDIA_URL) and default_storage.exists(location[len(settings.MEDIA_URL) :])
+    page = client.get("/posts/2011/name-that-pattern/").content.decode()
+    assert f'src="{upload}"' not in page and settings.MEDIA_URL in page
