@@ -235,7 +235,7 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_host", "source_id"],
+                fields=["source_id", "source_host"],  # source_id first: `?p=<id>` looks up by it alone
                 condition=Q(source_id__isnull=False),
                 name="blog_post_unique_source_id",
             ),

@@ -29,7 +29,7 @@ from django.views.generic import (
 from taggit.models import Tag
 
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Post, path_key
+from blog.models import Author, Category, Post
 from blog.oldlinks import requested_path, resolve_old_address, wordpress_query_target
 
 # Lists show titles and summaries: leave the heavy columns in the database.
@@ -227,7 +227,8 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink_key=path_key(path)).first()
+        # path_info is decoded already: it is the key of every spelling of the permalink.
+        post = Post.objects.with_list_relations().filter(permalink_key=path).first()
         if post is None or not (post.is_public or can_preview(request.user)):
             target = resolve_old_address(path, request.META.get("QUERY_STRING", ""))
             if target is None:
