@@ -522,3 +522,13 @@ def test_relative_uploads_are_cached_from_the_old_host_and_their_old_address_fol
     assert location.startswith(settings.MEDIA_URL) and default_storage.exists(location[len(settings.MEDIA_URL) :])
     page = client.get("/posts/2011/name-that-pattern/").content.decode()
     assert f'src="{upload}"' not in page and settings.MEDIA_URL in page
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_date_as_written_and_the_blogs_host(admin_client, settings):
+    settings.TIME_ZONE = "Europe/Rome"
+    imported(SUITCASE)
+    post = Post.objects.get(source_id=899)
+    page = admin_client.get(f"/admin/blog/post/{post.pk}/change/").content.decode()
+    assert "2016-03-27T02:01:07+08:00" in page
+    assert "wodiga.com" in page
