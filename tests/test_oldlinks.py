@@ -142,6 +142,16 @@ def test_the_resolver_answers_for_links_as_posts_write_them():
     assert resolve_old_address("/nothing/here/") is None
 
 
+@pytest.mark.django_db
+def test_a_changed_permalink_redirects_from_every_spelling_of_the_old_one(client):
+    imported(YOUTH)
+    post = Post.objects.get(source_id=866)
+    post.permalink, post.slug = "/youth/", "youth"  # (no slug guess could find it either)
+    post.save()
+    for spelling in (YOUTH_LOWER, YOUTH_UPPER, YOUTH_RAW):
+        assert redirect_of(client, spelling) == "/youth/", spelling
+
+
 def test_spellings_of_a_path():
     assert set(spellings(YOUTH_RAW)) == {YOUTH_RAW, YOUTH_UPPER, YOUTH_LOWER}
     assert set(spellings(YOUTH_LOWER)) == {YOUTH_RAW, YOUTH_UPPER, YOUTH_LOWER}
