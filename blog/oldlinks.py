@@ -10,6 +10,7 @@ What it understands:
 - `/index.php/…` and a missing trailing slash;
 - WordPress's query addresses of the home page: `?p=`, `?page_id=`, `?s=`, `?feed=`, `?m=YYYYMM`;
 - Blogger's `?m=1` (mobile), `/search/label/X`, `/feeds/posts/default[/-/X]`;
+- WordPress's other feed flavours `…/feed/rss2/`, `…/feed/rss/`, `…/feed/rdf/` → `…/feed/`;
 - the site's own pages under another spelling (`/2016/03` → `/2016/03/`);
 - nested category addresses `/category/parent/child/` (and their `feed/`, `page/N/`);
 - a category, tag or author under WordPress's slug of its name when Kabar's differs
@@ -105,7 +106,7 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
             continue
         if match.url_name != POST_URL_NAME:
             return _with_query(form, params)
-    for shape in (_blogger_target, _nested_category_target, _uploads_target):
+    for shape in (_feed_flavour_target, _blogger_target, _nested_category_target, _uploads_target):
         target = shape(base, params)
         if target is not None:
             return target or None
@@ -177,6 +178,22 @@ def _subject_url(label: str) -> str:
         return f"/category/{category}/"
     tag = Tag.objects.filter(Q(slug=slug) | Q(name=label)).values_list("slug", flat=True).first()
     return f"/tag/{tag}/" if tag else ""
+
+
+_FEED_FLAVOUR = re.compile(r"^(?P<page>/(?:.*/)?)feed/(?:rss2?|rdf)/?$")
+
+
+def _feed_flavour_target(path: str, params: QueryDict) -> str | None:
+    """Return the RSS feed for WordPress's `…/feed/rss2/`, `…/feed/rss/` and `…/feed/rdf/`."""
+    match = _FEED_FLAVOUR.match(path)
+    if not match:
+        return None
+    target = match.group("page") + "feed/"
+    try:
+        resolved = resolve(target)
+    except Resolver404:
+        return ""
+    return _with_query(target, params) if resolved.url_name != POST_URL_NAME else ""
 
 
 def _blogger_target(path: str, params: QueryDict) -> str | None:

@@ -23,9 +23,16 @@ def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     ]
 
 
-def date_feeds() -> list:
-    """Return the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
+def date_archive_extras() -> list:
+    """Return the pages and the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
     patterns = []
+    for name, prefix, view in (
+        ("year", r"(?P<year>[0-9]{4})/", views.YearView),
+        ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/", views.MonthView),
+        ("day", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/", views.DayView),
+    ):
+        # WordPress pages its archives at /2016/03/page/2/.
+        patterns.append(re_path(f"^{prefix}page/(?P<page>[0-9]+)/$", cached(view.as_view()), name=f"{name}-page"))
     for name, prefix in (
         ("year", r"(?P<year>[0-9]{4})/"),
         ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/"),
@@ -46,7 +53,7 @@ urlpatterns = [
     re_path(
         r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/$", cached(views.DayView.as_view()), name="day"
     ),
-    *date_feeds(),
+    *date_archive_extras(),
     path("archives/", cached(views.ArchivesView.as_view()), name="archives"),
     path("search/", cached(views.SearchView.as_view()), name="search"),
     path("feed/", cached(feeds.PostFeed()), name="feed"),

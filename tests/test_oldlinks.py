@@ -209,6 +209,21 @@ def test_date_archive_feeds_as_wordpress_has_them(client):
     assert YOUTH_TITLE in client.get("/2016/feed/").content.decode()
     assert YOUTH_TITLE not in client.get("/2016/03/feed/").content.decode()
     assert client.get("/2016/13/feed/").status_code == 404
+    assert redirect_of(client, "/2016/03/feed/rss2/") == "/2016/03/feed/"
+    assert redirect_of(client, "/feed/rdf/") == "/feed/"
+    assert redirect_of(client, "/category/生活/feed/rss2/") == "/category/%E7%94%9F%E6%B4%BB/feed/"
+
+
+@pytest.mark.django_db
+def test_date_archives_are_paged_at_wordpress_addresses(client, make_post):
+    from datetime import UTC, datetime
+
+    for day in range(1, 13):  # one more page than POSTS_PER_PAGE (10)
+        make_post(title=f"March {day}", date=datetime(2016, 3, day, 12, tzinfo=UTC))
+    second = client.get("/2016/03/page/2/").content.decode()
+    assert "March 2<" in second and "March 1<" in second and "March 3<" not in second
+    assert client.get("/2016/page/2/").status_code == 200
+    assert client.get("/2016/03/page/3/").status_code == 404
 
 
 # --- WordPress's guesses --------------------------------------------------------------------
