@@ -30,6 +30,7 @@ import re
 import unicodedata
 from urllib.parse import quote, unquote, urlencode
 
+from django.core.files.storage import default_storage
 from django.db.models import F, IntegerField, Q, Value
 from django.http import Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import Resolver404, resolve
@@ -236,8 +237,6 @@ def _uploads_target(path: str, params: QueryDict) -> str | None:
     """Return the cached copy of a WordPress upload ('' when it is not cached; None: not an upload)."""
     if not path.startswith("/wp-content/uploads/"):
         return None
-    from django.core.files.storage import default_storage
-
     original = (
         RemoteImage.objects.filter(path__in=spellings(path), status=RemoteImage.Status.CACHED)
         .exclude(original="")
