@@ -269,6 +269,11 @@ class Post(models.Model):
         return self.date.astimezone(self.zone)
 
     @property
+    def local_modified(self) -> datetime | None:
+        """Return the last change, in the post's own zone (None when there is none)."""
+        return self.modified.astimezone(self.zone) if self.modified else None
+
+    @property
     def old_site_url(self) -> str:
         """Return an absolute URL of the post on the old site, or ''.
 

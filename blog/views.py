@@ -277,7 +277,7 @@ class PostView(DetailView):
             "headline": post.title,
             "description": post.summary,
             "datePublished": post.local_datetime.isoformat(),
-            "dateModified": (post.modified or post.date).astimezone(post.zone).isoformat(),
+            "dateModified": (post.local_modified or post.local_datetime).isoformat(),
             "mainEntityOfPage": absolute(post.permalink),
             "url": absolute(post.permalink),
             "author": {"@type": "Person", "name": str(post.author), "url": absolute(post.author.get_absolute_url())},

@@ -461,6 +461,9 @@ def test_sitemap_lastmod_is_the_posts_own_last_change(client):
     # modified_time '2012-04-01T10:00:00.000-07:00'; the other has none: its date.
     assert "<lastmod>2012-04-01</lastmod>" in sitemap
     assert "<lastmod>2016-01-19</lastmod>" in sitemap
+    page = client.get("/2012/03/hello-from-blogger.html").content.decode()
+    # The same instant, written in the post's own offset (its date's: -08:00).
+    assert '<meta property="article:modified_time" content="2012-04-01T09:00:00-08:00">' in page
 
 
 # --- through a real server ------------------------------------------------------------------
