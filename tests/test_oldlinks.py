@@ -269,6 +269,15 @@ def test_a_guess_is_one_query(django_assert_num_queries, void):
         assert resolve_old_address("/2021/01/13/void-linux-servizi/") == "/void-linux-servizi/"
     with django_assert_num_queries(1):
         assert resolve_old_address("/no-such-post/") is None
+    if connection.vendor == "postgresql":
+        # Every branch of the query can use an index: with sequential scans priced out, none is left.
+        with CaptureQueriesContext(connection) as queries:
+            resolve_old_address("/2021/01/13/void-linux-servizi/")
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute("EXPLAIN " + queries[0]["sql"].replace("%", "%%"), [])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Seq Scan" not in plan, plan
 
 
 # --- Blogger --------------------------------------------------------------------------------
