@@ -30,8 +30,12 @@ from taggit.models import Tag
 
 from blog.html_links import first_image_src
 from blog.models import Author, Category, Post
-from blog.oldlinks import POST_URL_NAME  # noqa: F401 (the catch-all's name, used as blog.views.POST_URL_NAME)
-from blog.oldlinks import requested_path, resolve_old_address, wordpress_query_target
+from blog.oldlinks import (
+    POST_URL_NAME,  # noqa: F401 (the catch-all's name, used as blog.views.POST_URL_NAME)
+    requested_path,
+    resolve_old_address,
+    wordpress_query_target,
+)
 
 # Lists show titles and summaries: leave the heavy columns in the database.
 LIST_DEFERRED_FIELDS = ("body", "body_html", "toc", "front_matter", "source_format")
