@@ -82,6 +82,8 @@ def editor_author(user) -> Author:
 # What the import brought along, shown read-only in a collapsed fieldset.
 SOURCE_FIELDS = [
     "source_id",
+    "source_host",
+    "date_as_written",
     "guid",
     "blogger_blog",
     "blogger_author",
@@ -327,6 +329,11 @@ class PostAdmin(admin.ModelAdmin):
     @admin.display(description=_("categories"))
     def category_list(self, obj):
         return ", ".join(category.name for category in obj.categories.all())
+
+    @admin.display(description=_("date as written"))
+    def date_as_written(self, obj):
+        # The offset the export gave the date: the site shows and files the post by it.
+        return obj.local_datetime.isoformat() if obj.pk else ""
 
     @admin.display(description=_("comments"))
     def comment_thread(self, obj):

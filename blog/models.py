@@ -2,8 +2,10 @@
 
 import html
 import re
+from datetime import datetime, timedelta
+from datetime import timezone as fixed_zone
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -100,26 +102,55 @@ def validate_not_reserved(value: str) -> None:
         )
 
 
+def path_key(path: str) -> str:
+    """Return `path` decoded, as a request's `path_info` is: every spelling of an address has one key.
+
+    '/2016/01/19/%e5%b0%91/', '/2016/01/19/%E5%B0%91/' and '/2016/01/19/少/' share the key
+    '/2016/01/19/少/'.
+    """
+    return unquote(path)
+
+
 def url_path(url: str) -> str:
-    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    """Return the decoded path of `url` ('' for none or the bare root), to find a post by an old address."""
     path = urlsplit(url.strip()).path if url else ""
-    return "" if path in {"", "/"} else path
+    return "" if path in {"", "/"} else path_key(path)
+
+
+def http_url(value) -> str:
+    """Return `value` when it is an absolute http(s) URL, else ''."""
+    text = str(value or "").strip()
+    return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc else ""
+
+
+def old_site_url(guid: str, front_matter) -> str:
+    """Return an absolute URL of a post on its old site (guid, wordpress_url, Blogger URL), or ''."""
+    front_matter = front_matter or {}
+    for value in (guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
+        if http_url(value):
+            return http_url(value)
+    return ""
+
+
+def site_host(guid: str, front_matter) -> str:
+    """Return the host of the blog a post came from ('' when its file does not say)."""
+    return (urlsplit(old_site_url(guid, front_matter)).hostname or "").lower()
 
 
 def featured_image_url(front_matter: dict, *, base_url: str = "", cached_images: bool = True) -> str:
     """Return the URL of a post's featured image (its `image` key): the cached copy when there is one.
 
-    A relative path resolves against the post's guid, as the image cache resolves it; only
+    A relative path resolves against the post's old address, as the image cache resolves it; only
     http(s) URLs and site paths are taken: the value comes from an untrusted export.
     """
-    from blog.images.discovery import absolute_url, post_base_url
+    from blog.images.discovery import absolute_url
     from blog.images.rewriting import load_cached_images
 
     value = (front_matter or {}).get("image")
     text = value.strip() if isinstance(value, str) else ""
     if not text or len(text) > 2000 or any(char.isspace() for char in text):
         return ""
-    url = absolute_url(text, base_url=post_base_url(base_url))
+    url = absolute_url(text, base_url=base_url)
     if not url:
         # No old host to resolve it against (or one of Kabar's own files): the path as written.
         return text if text.startswith("/") and not text.startswith("//") else ""
@@ -243,6 +274,8 @@ class Post(models.Model):
         CLOSED = "closed", _("Closed")
 
     source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
+    # The old blog's host (of the guid or wordpress_url): ids are unique per blog, not across blogs.
+    source_host = models.CharField(max_length=255, blank=True, editable=False)
     title = models.CharField(max_length=500)
     slug = models.SlugField(max_length=255, allow_unicode=True)
     date = models.DateTimeField(default=timezone.now, help_text=_("Publication date; in the future: scheduled."))
@@ -302,6 +335,17 @@ class Post(models.Model):
     # WordPress's sticky posts (front matter `sticky: true`) lead the home page.
     sticky = models.BooleanField(default=False, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The permalink decoded (see path_key): a request in any encoding finds the post in one lookup.
+    permalink_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The date as the author saw it: the UTC offset the front matter wrote it with, and the
+    # calendar day it names there, which the date archives list it under whatever TIME_ZONE is.
+    date_offset = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Minutes east of UTC of the date as written; empty: the site's TIME_ZONE."),
+    )
+    local_date = models.DateField(null=True, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -314,7 +358,9 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_id"], condition=Q(source_id__isnull=False), name="blog_post_unique_source_id"
+                fields=["source_id", "source_host"],  # source_id first: `?p=<id>` looks up by it alone
+                condition=Q(source_id__isnull=False),
+                name="blog_post_unique_source_id",
             ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="blog_post_status_date")]
@@ -334,6 +380,31 @@ class Post(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.permalink
+
+    @property
+    def zone(self):
+        """Return the time zone the post's date was written in (the site's when the file gave none)."""
+        if self.date_offset is None:
+            return timezone.get_default_timezone()
+        return fixed_zone(timedelta(minutes=self.date_offset))
+
+    @property
+    def local_datetime(self) -> datetime:
+        """Return the publication date as the author saw it: the same instant, in the post's own zone."""
+        return self.date.astimezone(self.zone)
+
+    @property
+    def local_modified(self) -> datetime | None:
+        """Return the last change, in the post's own zone (None when there is none)."""
+        return self.modified.astimezone(self.zone) if self.modified else None
+
+    @property
+    def old_site_url(self) -> str:
+        """Return an absolute URL of the post on the old site, or ''.
+
+        Relative links of the body (`/wp-content/uploads/…`) were relative to that site.
+        """
+        return old_site_url(self.guid, self.front_matter)
 
     @property
     def is_page(self) -> bool:
@@ -379,8 +450,8 @@ class Post(models.Model):
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt, variables=self.template_variables())
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
-        self.image_url = featured_image_url(self.front_matter, base_url=self.guid, cached_images=cached_images)
+        self.body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
+        self.image_url = featured_image_url(self.front_matter, base_url=self.old_site_url, cached_images=cached_images)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -389,10 +460,24 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
-        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
+        self.source_host = site_host(self.guid, self.front_matter)
+        self.blogger_path = blogger_path(self.front_matter or {})
+        self.permalink_key = path_key(self.permalink)
         self.sticky = (self.front_matter or {}).get("sticky") is True
-        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
-            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path", "sticky"}
+        if self.date_offset is None and self._state.adding and self.date is not None:
+            # A post written here keeps the site's offset of its day, as an imported one keeps its file's.
+            offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
+            self.date_offset = int(offset.total_seconds() // 60)
+        self.local_date = self.local_datetime.date() if self.date is not None else None
+        derived = {
+            "guid": {"guid_path", "source_host"},
+            "front_matter": {"blogger_path", "source_host", "sticky"},
+            "permalink": {"permalink_key"},
+            "date": {"local_date", "date_offset"},
+        }
+        if kwargs.get("update_fields") is not None:
+            written = set(kwargs["update_fields"])
+            kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != self._render_inputs() or (not self.body_html and self.body):
             self.render()
@@ -428,6 +513,17 @@ class Post(models.Model):
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
 
 
+def blogger_path(front_matter) -> str:
+    """Return the decoded path of a post's old Blogger address ('' when it had none)."""
+    for key in ("blogger_orig_url", "blogger_permalink"):
+        value = str(front_matter.get(key) or "").strip()
+        if value:
+            return url_path(
+                value if "://" in value else "http://blogger" + ("" if value.startswith("/") else "/") + value
+            )
+    return ""
+
+
 class Redirect(models.Model):
     """An old URL path that answers with a 301 to a post (e.g. a permalink changed in the admin)."""
 
@@ -452,6 +548,8 @@ class RemoteImage(models.Model):
         REFUSED = "refused", _("Refused")
 
     url = models.URLField(max_length=2000, unique=True)
+    # The URL's path, so an old `/wp-content/uploads/…` address finds its cached copy in one lookup.
+    path = models.CharField(max_length=2000, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -473,6 +571,10 @@ class RemoteImage(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args, **kwargs):
+        self.path = urlsplit(self.url).path
+        super().save(*args, **kwargs)
 
 
 class ImageVariant(models.Model):

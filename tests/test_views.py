@@ -321,6 +321,10 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
         # The archive index (months and their counts) and the site's menu, once per content
         # version for every page.
         ("/archives/", 2),
+        ("/category/", 1),  # every category with its count
+        ("/tag/", 1),  # (the content type is cached by now)
+        ("/author/", 1),
+        (f"/{newest.local_date:%Y/%m}/feed/", 3),  # items, categories, tags
         # post, categories, tags, comments, previous and next (one UNION query where the database allows it)
         (newest.permalink, 5 if connection.features.supports_slicing_ordering_in_compound else 6),
         # Lists show no tags: page and categories.

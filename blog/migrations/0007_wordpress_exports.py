@@ -7,12 +7,13 @@ from django.db import migrations, models
 
 def fill_sticky_and_featured_image(apps, schema_editor):
     """Set the new columns of posts imported before them from their front matter."""
-    from blog.models import featured_image_url
+    from blog.models import featured_image_url, old_site_url
 
     Post = apps.get_model("blog", "Post")
     posts = Post.objects.filter(front_matter__contains='"image"') | Post.objects.filter(front_matter__contains='"sticky"')
     for post in posts.only("pk", "guid", "front_matter").iterator(chunk_size=500):
-        image_url = featured_image_url(post.front_matter, base_url=post.guid, cached_images=False)
+        base_url = old_site_url(post.guid, post.front_matter)
+        image_url = featured_image_url(post.front_matter, base_url=base_url, cached_images=False)
         sticky = (post.front_matter or {}).get("sticky") is True
         if image_url or sticky:
             Post.objects.filter(pk=post.pk).update(image_url=image_url, sticky=sticky)
@@ -21,7 +22,7 @@ def fill_sticky_and_featured_image(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blog', '0005_permalink_validators_worker_heartbeat'),
+        ('blog', '0006_old_addresses_and_local_dates'),
     ]
 
     operations = [
