@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,6 +30,7 @@ from taggit.models import Tag, TaggedItem
 from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.frontmatter import FrontMatterError, PostFields
+from blog.links import relinking
 from blog.models import Author, Category, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
@@ -360,7 +362,9 @@ def import_paths(
             connection.queries_log.clear()
 
     waiting: _Batch | None = None
-    try:
+    # Links between the posts of this run resolve once they are all written (a post may link
+    # to one that comes later).
+    with relinking.deferred(), closing(renderer):
         for files in _batches(iter_files(paths), BATCH_SIZE):
             batch = _parse_batch(files, known=lookups.hashes, report=report)
             if not dry_run and batch.parsed:
@@ -373,8 +377,6 @@ def import_paths(
             waiting = batch
         if waiting is not None:
             write(waiting)
-    finally:
-        renderer.close()
     result.seconds = time.perf_counter() - started
     return result
 

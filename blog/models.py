@@ -183,6 +183,9 @@ class Post(models.Model):
     # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
     guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The body's links into the old site (or this one) as written → the address body_html shows
+    # for each ('' when nothing on the site has it). Made with body_html, by render().
+    internal_links = models.JSONField(default=dict, blank=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -205,6 +208,8 @@ class Post(models.Model):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
         instance._rendered_from = (instance.__dict__.get("body"), instance.__dict__.get("excerpt"))
         instance._loaded_permalink = instance.__dict__.get("permalink")
+        if {"permalink", "status", "date"} <= instance.__dict__.keys():
+            instance._linked_state = (instance.permalink, instance.is_public)
         return instance
 
     def get_absolute_url(self) -> str:
@@ -231,11 +236,16 @@ class Post(models.Model):
         """
         from blog import rendering
         from blog.images.rewriting import rewrite_html
+        from blog.links.rewriting import rewrite_links
 
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        # Links to the old site point at the current address of what they name.
+        linked = rewrite_links(body_html, extra_hosts=self.old_hosts())
+        self.body_html = linked.html
+        self.internal_links = linked.links
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -259,10 +269,33 @@ class Post(models.Model):
                     "summary",
                     "word_count",
                     "reading_time",
+                    "internal_links",
                 }
         adding = self._state.adding
         super().save(*args, **kwargs)
         self._record_permalink_change(adding=adding, update_fields=kwargs.get("update_fields"))
+        self._update_linking_posts(adding=adding, update_fields=kwargs.get("update_fields"))
+
+    def old_hosts(self) -> set[str]:
+        """Return the old site's hosts this post's imported fields name (guid, wordpress_url, Blogger)."""
+        from blog.links.hosts import post_hosts
+
+        return post_hosts(guid=self.guid, front_matter=self.front_matter, blogger_blog=self.blogger_blog)
+
+    def _update_linking_posts(self, *, adding: bool, update_fields) -> None:
+        """Remember the post's old hosts; when its address or visibility changed, re-link the posts that link to it."""
+        from blog.links import relinking
+        from blog.links.hosts import remember_hosts
+
+        remember_hosts(self.old_hosts())
+        addressed = {"permalink", "status", "date"}
+        if update_fields is not None and not addressed & set(update_fields):
+            return
+        state = (self.permalink, self.is_public)
+        before = getattr(self, "_linked_state", None)
+        self._linked_state = state
+        if adding or before != state:
+            relinking.post_changed(self, old_permalink=before[0] if before else None)
 
     def _record_permalink_change(self, *, adding: bool, update_fields) -> None:
         """Keep the old permalink answering with a redirect; drop redirects from the new one."""
@@ -279,6 +312,19 @@ class Post(models.Model):
             shadowed.delete()
         if old and old != self.permalink:
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
+
+
+class OldHost(models.Model):
+    """A host name the old site answered at, learnt from imported posts: links to it are links into this blog."""
+
+    host = models.CharField(max_length=255, unique=True, help_text=_("Lower case, without 'www.' or a port."))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host
 
 
 class Redirect(models.Model):

@@ -27,5 +27,8 @@ def connect() -> None:
     for model in CONTENT_MODELS:
         post_save.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-save-{model.__name__}")
         post_delete.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-delete-{model.__name__}")
+    from blog.links.relinking import post_deleted
+
+    post_delete.connect(post_deleted, sender=Post, dispatch_uid="kabar-links-delete")
     for through in (Post.categories.through, TaggedItem):
         m2m_changed.connect(relations_changed, sender=through, dispatch_uid=f"kabar-site-m2m-{through.__name__}")
