@@ -194,6 +194,8 @@ class PostAdmin(admin.ModelAdmin):
         return obj.get_absolute_url()
 
     def save_model(self, request, obj, form, change):
+        if change and form.has_changed() and "modified" not in form.changed_data:
+            obj.modified = timezone.now()  # the last edit: what the sitemap and feeds report
         super().save_model(request, obj, form, change)
         # Queued, run by a worker after the commit: saving never waits for remote downloads.
         enqueue_image_caching(post_ids=[obj.pk])

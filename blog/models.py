@@ -1,7 +1,9 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+from datetime import datetime, timedelta
+from datetime import timezone as fixed_zone
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -26,10 +28,39 @@ def validate_path(value: str) -> None:
         raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
 
 
+def path_key(path: str) -> str:
+    """Return `path` decoded, as a request's `path_info` is: every spelling of an address has one key.
+
+    '/2016/01/19/%e5%b0%91/', '/2016/01/19/%E5%B0%91/' and '/2016/01/19/少/' share the key
+    '/2016/01/19/少/'.
+    """
+    return unquote(path)
+
+
 def url_path(url: str) -> str:
-    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    """Return the decoded path of `url` ('' for none or the bare root), to find a post by an old address."""
     path = urlsplit(url.strip()).path if url else ""
-    return "" if path in {"", "/"} else path
+    return "" if path in {"", "/"} else path_key(path)
+
+
+def http_url(value) -> str:
+    """Return `value` when it is an absolute http(s) URL, else ''."""
+    text = str(value or "").strip()
+    return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc else ""
+
+
+def old_site_url(guid: str, front_matter) -> str:
+    """Return an absolute URL of a post on its old site (guid, wordpress_url, Blogger URL), or ''."""
+    front_matter = front_matter or {}
+    for value in (guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
+        if http_url(value):
+            return http_url(value)
+    return ""
+
+
+def site_host(guid: str, front_matter) -> str:
+    """Return the host of the blog a post came from ('' when its file does not say)."""
+    return (urlsplit(old_site_url(guid, front_matter)).hostname or "").lower()
 
 
 class Author(models.Model):
@@ -141,6 +172,8 @@ class Post(models.Model):
         PUBLISHED = "published", _("Published")
 
     source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
+    # The old blog's host (of the guid or wordpress_url): ids are unique per blog, not across blogs.
+    source_host = models.CharField(max_length=255, blank=True, editable=False)
     title = models.CharField(max_length=500)
     slug = models.SlugField(max_length=255, allow_unicode=True)
     date = models.DateTimeField(default=timezone.now, help_text=_("Publication date; in the future: scheduled."))
@@ -186,6 +219,17 @@ class Post(models.Model):
     # The body's links into the old site (or this one) as written → the address body_html shows
     # for each ('' when nothing on the site has it). Made with body_html, by render().
     internal_links = models.JSONField(default=dict, blank=True, editable=False)
+    # The permalink decoded (see path_key): a request in any encoding finds the post in one lookup.
+    permalink_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The date as the author saw it: the UTC offset the front matter wrote it with, and the
+    # calendar day it names there, which the date archives list it under whatever TIME_ZONE is.
+    date_offset = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Minutes east of UTC of the date as written; empty: the site's TIME_ZONE."),
+    )
+    local_date = models.DateField(null=True, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -194,7 +238,9 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_id"], condition=Q(source_id__isnull=False), name="blog_post_unique_source_id"
+                fields=["source_host", "source_id"],
+                condition=Q(source_id__isnull=False),
+                name="blog_post_unique_source_id",
             ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="blog_post_status_date")]
@@ -214,6 +260,26 @@ class Post(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.permalink
+
+    @property
+    def zone(self):
+        """Return the time zone the post's date was written in (the site's when the file gave none)."""
+        if self.date_offset is None:
+            return timezone.get_default_timezone()
+        return fixed_zone(timedelta(minutes=self.date_offset))
+
+    @property
+    def local_datetime(self) -> datetime:
+        """Return the publication date as the author saw it: the same instant, in the post's own zone."""
+        return self.date.astimezone(self.zone)
+
+    @property
+    def old_site_url(self) -> str:
+        """Return an absolute URL of the post on the old site, or ''.
+
+        Relative links of the body (`/wp-content/uploads/…`) were relative to that site.
+        """
+        return old_site_url(self.guid, self.front_matter)
 
     @property
     def is_page(self) -> bool:
@@ -241,7 +307,7 @@ class Post(models.Model):
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt)
         # Cached remote images are served from Kabar's media (one query when there are images).
-        body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
         # Links to the old site point at the current address of what they name.
         linked = rewrite_links(body_html, extra_hosts=self.old_hosts())
         self.body_html = linked.html
@@ -254,9 +320,23 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
-        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
-        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
-            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
+        self.source_host = site_host(self.guid, self.front_matter)
+        self.blogger_path = blogger_path(self.front_matter or {})
+        self.permalink_key = path_key(self.permalink)
+        if self.date_offset is None and self._state.adding and self.date is not None:
+            # A post written here keeps the site's offset of its day, as an imported one keeps its file's.
+            offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
+            self.date_offset = int(offset.total_seconds() // 60)
+        self.local_date = self.local_datetime.date() if self.date is not None else None
+        derived = {
+            "guid": {"guid_path", "source_host"},
+            "front_matter": {"blogger_path", "source_host"},
+            "permalink": {"permalink_key"},
+            "date": {"local_date", "date_offset"},
+        }
+        if kwargs.get("update_fields") is not None:
+            written = set(kwargs["update_fields"])
+            kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
             self.render()
@@ -327,6 +407,17 @@ class OldHost(models.Model):
         return self.host
 
 
+def blogger_path(front_matter) -> str:
+    """Return the decoded path of a post's old Blogger address ('' when it had none)."""
+    for key in ("blogger_orig_url", "blogger_permalink"):
+        value = str(front_matter.get(key) or "").strip()
+        if value:
+            return url_path(
+                value if "://" in value else "http://blogger" + ("" if value.startswith("/") else "/") + value
+            )
+    return ""
+
+
 class Redirect(models.Model):
     """An old URL path that answers with a 301 to a post (e.g. a permalink changed in the admin)."""
 
@@ -351,6 +442,8 @@ class RemoteImage(models.Model):
         REFUSED = "refused", _("Refused")
 
     url = models.URLField(max_length=2000, unique=True)
+    # The URL's path, so an old `/wp-content/uploads/…` address finds its cached copy in one lookup.
+    path = models.CharField(max_length=2000, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -372,6 +465,10 @@ class RemoteImage(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args, **kwargs):
+        self.path = urlsplit(self.url).path
+        super().save(*args, **kwargs)
 
 
 class ImageVariant(models.Model):

@@ -21,6 +21,21 @@ def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     ]
 
 
+def date_feeds() -> list:
+    """Return the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
+    patterns = []
+    for name, prefix in (
+        ("year", r"(?P<year>[0-9]{4})/"),
+        ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/"),
+        ("day", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/"),
+    ):
+        patterns += [
+            re_path(f"^{prefix}feed/$", cached(feeds.DateFeed()), name=f"{name}-feed"),
+            re_path(f"^{prefix}feed/atom/$", cached(feeds.DateAtomFeed()), name=f"{name}-feed-atom"),
+        ]
+    return patterns
+
+
 urlpatterns = [
     path("", home, name="home"),
     path("page/<int:page>/", home, name="home-page"),
@@ -29,10 +44,14 @@ urlpatterns = [
     re_path(
         r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/$", cached(views.DayView.as_view()), name="day"
     ),
+    *date_feeds(),
     path("archives/", cached(views.ArchivesView.as_view()), name="archives"),
     path("search/", cached(views.SearchView.as_view()), name="search"),
     path("feed/", cached(feeds.PostFeed()), name="feed"),
     path("feed/atom/", cached(feeds.PostAtomFeed()), name="feed-atom"),
+    path("category/", cached(views.CategoryIndexView.as_view()), name="category-index"),
+    path("tag/", cached(views.TagIndexView.as_view()), name="tag-index"),
+    path("author/", cached(views.AuthorIndexView.as_view()), name="author-index"),
     *listing("category/", views.CategoryView, feeds.CategoryFeed, feeds.CategoryAtomFeed, "category"),
     *listing("tag/", views.TagView, feeds.TagFeed, feeds.TagAtomFeed, "tag"),
     *listing("author/", views.AuthorView, feeds.AuthorFeed, feeds.AuthorAtomFeed, "author"),

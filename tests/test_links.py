@@ -145,5 +145,16 @@ def test_saving_a_post_records_its_hosts_and_the_setting_adds_more(make_post, se
 
 
 def test_images_and_own_media_are_not_internal_links(make_post, target):
-    post = make_post(body="[![x](http://oldblog.example/wp-content/uploads/a.jpg)](/media/uploads/a.jpg) [m](mailto:a@b.c)")
+    post = make_post(
+        body="[![x](http://oldblog.example/wp-content/uploads/a.jpg)](/media/uploads/a.jpg) [m](mailto:a@b.c)"
+    )
     assert post.internal_links == {}
+
+
+def test_an_unknown_wordpress_id_resolves_to_nothing_as_the_home_page_answers_404(target):
+    from blog.oldlinks import resolve_old_address
+
+    assert resolve_old_address("/", "p=999") is None
+    assert Client().get("/?p=999").status_code == 404
+    assert resolve_old_address("/", "p=42") == "/2020/01/02/target/"
+    assert resolve_old_address("/", "") == "/"

@@ -63,35 +63,12 @@ def site_hosts() -> frozenset[str]:
 def canonical_address(path: str, query: str = "") -> str | None:
     """Return the current address of what the site path `path?query` names, or None when nothing is there.
 
-    The narrow interface to the site's old-address resolution: a current address comes back
-    as it is, an old one as the URL its 301 leads to.
+    The site's own old-address resolution (`blog.oldlinks`): a current address comes back as
+    it is, an old one as the URL its 301 leads to.
     """
-    from django.http import Http404, QueryDict
-    from django.urls import Resolver404, resolve
-    from django.utils.encoding import escape_uri_path
+    from blog.oldlinks import resolve_old_address
 
-    from blog import views
-    from blog.models import Post
-
-    suffix = f"?{query}" if query else ""
-    if path in ("/", "/index.php") and query:
-        try:
-            return views.wordpress_query_target(QueryDict(query)) or "/" + suffix
-        except Http404:
-            return None
-    try:
-        match = resolve(path)
-    except Resolver404:
-        return None
-    if match.url_name != views.POST_URL_NAME:
-        return path + suffix
-    permalink = (
-        Post.objects.published()
-        .filter(permalink__in=sorted({path, escape_uri_path(path)}))
-        .values_list("permalink", flat=True)
-        .first()
-    )
-    return permalink or views.legacy_target(path, query)
+    return resolve_old_address(path, query)
 
 
 @dataclass
