@@ -68,3 +68,11 @@ def replace_link_hrefs(body_html: str, replacements: dict[str, str]) -> str:
         return match["before"] + (html.escape(new, quote=True) if new is not None else match["url"])
 
     return _A_HREF.sub(replace, body_html)
+
+
+_IMG_SRCS = re.compile(r'<img\b(?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*?\s+src="(?P<url>[^"]*)"', re.IGNORECASE)
+
+
+def image_srcs(body_html: str) -> list[str]:
+    """Return the src of every <img> in `body_html`, unescaped, in document order."""
+    return [html.unescape(match["url"]) for match in _IMG_SRCS.finditer(body_html)]
