@@ -418,6 +418,25 @@ def blogger_path(front_matter) -> str:
     return ""
 
 
+class LinkCheck(models.Model):
+    """One run of `check_links`: its totals and the posts with something broken, for the admin's report."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    seconds = models.FloatField(default=0)
+    broken = models.BooleanField(default=False)
+    external_checked = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict)
+    posts = models.JSONField(default=list, help_text=_("The report of each post with something broken."))
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        verbose_name = _("link check")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M}: {self.summary.get('posts_broken', 0)} posts with broken links"
+
+
 class Redirect(models.Model):
     """An old URL path that answers with a 301 to a post (e.g. a permalink changed in the admin)."""
 

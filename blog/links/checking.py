@@ -333,3 +333,16 @@ def check_links(
     report.seconds = time.perf_counter() - started
     return report
 
+
+def save_report(report: LinkReport):
+    """Store the report for the admin: its totals and the posts with something broken."""
+    from blog.models import LinkCheck
+
+    data = report.as_dict()
+    return LinkCheck.objects.create(
+        seconds=report.seconds,
+        broken=report.broken,
+        external_checked=report.external_checked,
+        summary=data["summary"],
+        posts=[post for post in data["posts"] if post["broken"]],
+    )
