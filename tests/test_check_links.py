@@ -173,13 +173,9 @@ def test_the_command_prints_a_table_stores_the_report_and_exits_1_when_something
     assert error.value.returncode == 1
     text = out.getvalue()
     assert (
-        "/bad/ (id %d): %s\n  broken link: http://old.example/gone/: nothing on this site has this address"
-        % (
-            broken.pk,
-            broken.title,
-        )
-        in text
-    )
+        f"/bad/ (id {broken.pk}): {broken.title}\n"
+        "  broken link: http://old.example/gone/: nothing on this site has this address"
+    ) in text
     assert "internal links  resolve 0       rewritten 0     broken 1" in text
     assert "2 posts checked, 1 with something broken" in text
     stored = LinkCheck.objects.get()

@@ -158,3 +158,36 @@ def test_an_unknown_wordpress_id_resolves_to_nothing_as_the_home_page_answers_40
     assert Client().get("/?p=999").status_code == 404
     assert resolve_old_address("/", "p=42") == "/2020/01/02/target/"
     assert resolve_old_address("/", "") == "/"
+
+
+def test_an_import_resolves_links_to_posts_that_come_later_in_the_same_run(tmp_path, transactional_db):
+    from blog.importing import import_paths
+
+    (tmp_path / "2020-01-01-first.md").write_text(
+        "---\nid: 1\ntitle: First\ndate: '2020-01-01T10:00:00+00:00'\nlayout: post\n"
+        "guid: 'http://oldblog.example/?p=1'\npermalink: /2020/01/01/first/\n---\n\n"
+        "See [the second](http://www.oldblog.example/2020/01/02/second/) and [by id](https://oldblog.example/?p=2).\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "2020-01-02-second.md").write_text(
+        "---\nid: 2\ntitle: Second\ndate: '2020-01-02T10:00:00+00:00'\nlayout: post\n"
+        "guid: 'http://oldblog.example/?p=2'\npermalink: /2020/01/02/second/\n---\n\nBack to [first](/?p=1).\n",
+        encoding="utf-8",
+    )
+    result = import_paths([tmp_path])
+    assert (result.created, result.failed) == (2, 0)
+
+    first, second = Post.objects.get(source_id=1), Post.objects.get(source_id=2)
+    assert hrefs(first) == ["/2020/01/02/second/", "/2020/01/02/second/"]
+    assert hrefs(second) == ["/2020/01/01/first/"]
+    assert "http://www.oldblog.example/2020/01/02/second/" in first.body  # the stored body is as written
+
+
+def test_export_writes_the_body_as_imported(make_post, target, tmp_path):
+    from blog.exporting import export_posts
+
+    post = make_post(body="[t](http://oldblog.example/?p=42)")
+    assert hrefs(post) == ["/2020/01/02/target/"]
+    export_posts(tmp_path)
+    written = [path.read_text(encoding="utf-8") for path in (tmp_path / "_posts").glob("*.md")]
+    assert next(text for text in written if "[t](" in text).endswith("\n[t](http://oldblog.example/?p=42)")
