@@ -356,11 +356,13 @@ class Post(models.Model):
         self._record_permalink_change(adding=adding, update_fields=kwargs.get("update_fields"))
         self._update_linking_posts(adding=adding, update_fields=kwargs.get("update_fields"))
 
-    def old_hosts(self) -> set[str]:
-        """Return the old site's hosts this post's imported fields name (guid, wordpress_url, Blogger)."""
+    def old_hosts(self) -> dict[str, str]:
+        """Return the old hosts this post's imported fields name (guid, wordpress_url, Blogger), with base paths."""
         from blog.links.hosts import post_hosts
 
-        return post_hosts(guid=self.guid, front_matter=self.front_matter, blogger_blog=self.blogger_blog)
+        return post_hosts(
+            guid=self.guid, front_matter=self.front_matter, blogger_blog=self.blogger_blog, permalink=self.permalink
+        )
 
     def _update_linking_posts(self, *, adding: bool, update_fields) -> None:
         """Remember the post's old hosts; when its address or visibility changed, re-link the posts that link to it."""
@@ -398,6 +400,9 @@ class OldHost(models.Model):
     """A host name the old site answered at, learnt from imported posts: links to it are links into this blog."""
 
     host = models.CharField(max_length=255, unique=True, help_text=_("Lower case, without 'www.' or a port."))
+    path_prefix = models.CharField(
+        max_length=255, blank=True, help_text=_("The folder the old blog lived in on this host, e.g. /wordpress.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -126,8 +126,14 @@ def test_old_hosts_come_from_guid_wordpress_url_blogger_and_wxr_fields():
         guid="https://www.aggrippino.com/?p=836",
         front_matter={"wordpress_url": "http://vince.example:8080/x", "base_site_url": "https://wxr.example"},
         blogger_blog=["webidevloper.blogspot.com"],
-    ) == {"aggrippino.com", "vince.example", "wxr.example", "webidevloper.blogspot.com"}
-    assert post_hosts(guid="3f2a-not-a-url", front_matter={}, blogger_blog=[]) == set()
+    ) == {"aggrippino.com": "", "vince.example": "", "wxr.example": "", "webidevloper.blogspot.com": ""}
+    assert post_hosts(guid="3f2a-not-a-url", front_matter={}, blogger_blog=[]) == {}
+    # The folder a blog lived in: from a guid that is the permalink under it, or WXR's base_blog_url.
+    assert post_hosts(
+        guid="http://localhost/wordpress/index.php/2022/10/29/slug/",
+        permalink="/index.php/2022/10/29/slug/",
+        front_matter={"base_blog_url": "https://wxr.example/blog/"},
+    ) == {"localhost": "/wordpress", "wxr.example": "/blog"}
     assert normalize_host("WWW.Example.COM.") == "example.com"
     assert normalize_host("name.blogspot.co.uk") == "name.blogspot.com"
     assert host_of("mailto:x@example.com") == ""
@@ -137,11 +143,21 @@ def test_saving_a_post_records_its_hosts_and_the_setting_adds_more(make_post, se
     make_post(guid="http://www.oldblog.example/?p=1", front_matter={"wordpress_url": "https://other.example/"})
     assert set(OldHost.objects.values_list("host", flat=True)) == {"oldblog.example", "other.example"}
     settings.OLD_SITE_HOSTS = ["https://www.legacy.example/blog/", "old2.example"]
-    assert known_hosts() == {"oldblog.example", "other.example", "legacy.example", "old2.example"}
+    assert known_hosts() == {"oldblog.example": "", "other.example": "", "legacy.example": "/blog", "old2.example": ""}
 
     make_post(slug="hello", permalink="/hello/")
-    post = make_post(body="[a](http://legacy.example/hello/) [b](https://old2.example/hello)")
+    post = make_post(body="[a](http://legacy.example/blog/hello/) [b](https://old2.example/hello)")
     assert hrefs(post) == ["/hello/", "/hello/"]
+
+
+def test_links_into_the_folder_the_old_blog_lived_in_are_rewritten(sample_post, make_post):
+    """The sample's WordPress lived at http://localhost/wordpress/: its guid shows it."""
+    post = make_post(
+        body="[a](http://localhost/wordpress/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/) "
+        "[b](http://localhost/wordpress/?p=161) [c](http://localhost/wordpress/category/tutorialblogger/)"
+    )
+    assert OldHost.objects.get(host="localhost").path_prefix == "/wordpress"
+    assert hrefs(post) == [sample_post.permalink, sample_post.permalink, "/category/tutorialblogger/"]
 
 
 def test_images_and_own_media_are_not_internal_links(make_post, target):

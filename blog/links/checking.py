@@ -248,7 +248,7 @@ def _image_counts(report: PostReport, post: Post, records: list[tuple[str, str, 
             report.images["remote"] += 1  # not looked at by the image cache yet
 
 
-def _link_counts(report: PostReport, post: Post, answers: SiteAnswers, hosts: frozenset[str]) -> list[str]:
+def _link_counts(report: PostReport, post: Post, answers: SiteAnswers, hosts: dict[str, str]) -> list[str]:
     """Count the post's internal links; return its external links."""
     links = dict(post.internal_links or {})
     external = []
@@ -306,7 +306,7 @@ def check_links(
             images[post_id].append((url, status, error))
         for post in queryset.filter(pk__in=chunk).order_by("pk"):
             entry = PostReport(post.pk, post.title, post.permalink)
-            external_of[post.pk] = _link_counts(entry, post, answers, hosts)
+            external_of[post.pk] = _link_counts(entry, post, answers, {**post.old_hosts(), **hosts})
             _image_counts(entry, post, images[post.pk])
             for address in old_addresses(post, subjects=subjects[post.pk]):
                 if address not in address_results:

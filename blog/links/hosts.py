@@ -47,44 +47,96 @@ def host_of(url: str) -> str:
     return normalize_host(parts.hostname or "")
 
 
-def post_hosts(*, guid: str, front_matter: dict | None, blogger_blog: Iterable | None = None) -> set[str]:
-    """Return the old-site hosts a post's imported fields name."""
-    values: list[str] = [guid]
+def _prefix(path: str) -> str:
+    """Return a base path as stored: '/blog' for '/blog/', '' for the root."""
+    return "/" + path.strip("/") if path.strip("/") else ""
+
+
+def post_hosts(
+    *, guid: str, front_matter: dict | None, blogger_blog: Iterable | None = None, permalink: str = ""
+) -> dict[str, str]:
+    """Return the old-site hosts a post's imported fields name, each with the path the blog lived under ('' for /).
+
+    The base path is learnt where the fields show it: a guid whose path is the permalink under
+    a folder (`http://localhost/wordpress/index.php/2022/…` for `/index.php/2022/…`), or WXR's
+    `base_blog_url`.
+    """
     front_matter = front_matter or {}
+    values: list[str] = [guid]
     for key in URL_KEYS:
         value = front_matter.get(key)
         values.extend(value if isinstance(value, list) else [value])
     values.extend(blogger_blog or [])
-    return {host for host in (host_of(str(value)) for value in values if value) if host and host != "localhost"}
+    hosts = {host: "" for host in (host_of(str(value)) for value in values if value) if host}
+    guid_host = host_of(guid)
+    guid_path = urlsplit(guid.strip()).path if guid_host else ""
+    if guid_host and permalink not in ("", "/") and guid_path.endswith(permalink) and guid_path != permalink:
+        hosts[guid_host] = _prefix(guid_path[: -len(permalink)])
+    base = str(front_matter.get("base_blog_url") or "")
+    if host_of(base):
+        hosts[host_of(base)] = _prefix(urlsplit(base).path)
+    return hosts
 
 
-def setting_hosts() -> set[str]:
-    """Return the hosts of settings.OLD_SITE_HOSTS (names or URLs)."""
-    return {host_of(value) or normalize_host(value) for value in getattr(settings, "OLD_SITE_HOSTS", []) if value}
+def setting_hosts() -> dict[str, str]:
+    """Return the hosts of settings.OLD_SITE_HOSTS (names, or URLs whose path is the blog's base)."""
+    hosts = {}
+    for value in getattr(settings, "OLD_SITE_HOSTS", []):
+        value = str(value).strip()
+        if "://" in value:
+            hosts[host_of(value)] = _prefix(urlsplit(value).path)
+        elif value:
+            hosts[normalize_host(value.split("/")[0])] = _prefix(value.partition("/")[2])
+    return hosts
 
 
-def known_hosts() -> frozenset[str]:
-    """Return every old-site host: those learnt from imports, and the setting's."""
+def _table() -> dict[str, str]:
     from blog.models import OldHost
 
     now = time.monotonic()
     cached = getattr(_memo, "hosts", None)
     if cached is None or now - _memo.read_at > REFRESH_SECONDS:
-        cached = frozenset(OldHost.objects.values_list("host", flat=True))
+        cached = dict(OldHost.objects.values_list("host", "path_prefix"))
         _memo.hosts, _memo.read_at = cached, now
-    return cached | setting_hosts()
+    return cached
 
 
-def remember_hosts(hosts: Iterable[str]) -> None:
-    """Record old-site hosts not known yet (no query unless one is new to this process)."""
+def known_hosts() -> dict[str, str]:
+    """Return every old-site host and the path its blog lived under: those learnt from imports, and the setting's."""
+    return {**_table(), **setting_hosts()}
+
+
+def remember_hosts(hosts: dict[str, str]) -> None:
+    """Record old-site hosts (and base paths) not known yet (no query unless one is new to this process)."""
     from blog.models import OldHost
 
-    new = set(hosts) - (getattr(_memo, "hosts", None) or frozenset())
-    if new and new - known_hosts():
-        OldHost.objects.bulk_create([OldHost(host=host) for host in sorted(new)], ignore_conflicts=True)
-        _memo.hosts = None  # read the table again next time
+    def known(table: dict[str, str]) -> bool:
+        return all(host in table and (not prefix or table[host]) for host, prefix in hosts.items())
+
+    memo = getattr(_memo, "hosts", None)
+    if memo is not None and known(memo):
+        return
+    table = _table()
+    if known(table):
+        return
+    new = {host: prefix for host, prefix in hosts.items() if host not in table}
+    if new:
+        OldHost.objects.bulk_create(
+            [OldHost(host=host, path_prefix=prefix) for host, prefix in sorted(new.items())], ignore_conflicts=True
+        )
+    for host, prefix in hosts.items():
+        if prefix and table.get(host) == "":
+            OldHost.objects.filter(host=host, path_prefix="").update(path_prefix=prefix)
+    _memo.hosts = None  # read the table again next time
 
 
 def forget_memo() -> None:
     """Drop this thread's memory of the hosts table (tests roll their rows back)."""
     _memo.hosts = None
+
+
+def strip_prefix(path: str, prefix: str) -> str:
+    """Return `path` without the blog's base path `prefix` (unchanged when it is not under it)."""
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        return path[len(prefix) :] or "/"
+    return path

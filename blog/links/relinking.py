@@ -77,7 +77,7 @@ def relink_unresolved(*, exclude: int | None = None) -> int:
     ]
     changed = 0
     for post in Post.objects.filter(pk__in=candidates).only(
-        "pk", "body_html", "internal_links", "guid", "front_matter", "blogger_blog"
+        "pk", "body_html", "internal_links", "guid", "front_matter", "blogger_blog", "permalink"
     ):
         result = resolve_unresolved(body_html=post.body_html, links=post.internal_links, extra_hosts=post.old_hosts())
         if result.html != post.body_html or result.links != post.internal_links:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from blog.html_links import link_hrefs, replace_link_hrefs
-from blog.links.hosts import host_of, known_hosts
+from blog.links.hosts import host_of, known_hosts, strip_prefix
 
 INTERNAL, EXTERNAL, OTHER = "internal", "external", "other"
 
@@ -33,7 +33,7 @@ def own_paths() -> tuple[str, ...]:
     return tuple(prefix for prefix in (settings.MEDIA_URL, settings.STATIC_URL) if prefix and prefix.startswith("/"))
 
 
-def classify(url: str, *, hosts: frozenset[str] | set[str]) -> Link:
+def classify(url: str, *, hosts: dict[str, str]) -> Link:
     """Return `url` classified: a link into the (old) site, to another site, or neither."""
     value = url.strip()
     try:
@@ -45,8 +45,11 @@ def classify(url: str, *, hosts: frozenset[str] | set[str]) -> Link:
         return Link(url, OTHER)
     if parts.netloc:
         host = host_of(value if scheme else "http:" + value)
-        kind = INTERNAL if host in hosts else EXTERNAL
-        return Link(url, kind, parts.path or "/", parts.query, parts.fragment, host)
+        if host not in hosts:
+            return Link(url, EXTERNAL, parts.path or "/", parts.query, parts.fragment, host)
+        # The old blog may have lived in a folder of its host (http://host/wordpress/…).
+        path = strip_prefix(parts.path or "/", hosts[host])
+        return Link(url, INTERNAL, path, parts.query, parts.fragment, host)
     if not parts.path.startswith("/"):
         return Link(url, OTHER)  # '#top', 'page.html': relative to wherever the page is
     if parts.path.startswith(own_paths()):
@@ -54,10 +57,19 @@ def classify(url: str, *, hosts: frozenset[str] | set[str]) -> Link:
     return Link(url, INTERNAL, parts.path, parts.query, parts.fragment)
 
 
-def site_hosts() -> frozenset[str]:
-    """Return the hosts whose links are links into this site: the old site's and SITE_URL's."""
+def site_hosts(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the hosts whose links are links into this site (the old site's and SITE_URL's), with their base paths.
+
+    `extra`: hosts of the post being rendered (it may not be saved yet); a base path it shows wins.
+    """
+    hosts = known_hosts()
     own = host_of(settings.SITE_URL) if settings.SITE_URL else ""
-    return known_hosts() | ({own} if own else set())
+    if own:
+        hosts[own] = ""
+    for host, prefix in (extra or {}).items():
+        if prefix or host not in hosts:
+            hosts[host] = prefix
+    return hosts
 
 
 def canonical_address(path: str, query: str = "") -> str | None:
@@ -84,7 +96,7 @@ class Rewritten:
         return [url for url, target in self.links.items() if not target]
 
 
-def rewrite_links(body_html: str, *, extra_hosts: frozenset[str] | set[str] = frozenset()) -> Rewritten:
+def rewrite_links(body_html: str, *, extra_hosts: dict[str, str] | None = None) -> Rewritten:
     """Return `body_html` with each link into the old site pointed at the current address of what it names.
 
     `extra_hosts`: old-site hosts of the post being rendered (it may not be saved yet). Links
@@ -93,7 +105,7 @@ def rewrite_links(body_html: str, *, extra_hosts: frozenset[str] | set[str] = fr
     hrefs = link_hrefs(body_html)
     if not hrefs:
         return Rewritten(body_html)
-    hosts = site_hosts() | set(extra_hosts)
+    hosts = site_hosts(extra_hosts)
     links: dict[str, str] = {}
     replacements: dict[str, str] = {}
     for url in dict.fromkeys(hrefs):
@@ -114,13 +126,13 @@ def _resolve(link: Link, replacements: dict[str, str]) -> str:
 
 
 def resolve_unresolved(
-    *, body_html: str, links: dict[str, str], extra_hosts: frozenset[str] | set[str] = frozenset()
+    *, body_html: str, links: dict[str, str], extra_hosts: dict[str, str] | None = None
 ) -> Rewritten:
     """Return stored HTML with the links that named nothing when it was rendered resolved again, where they now can.
 
     Cheaper than a new render: those links are still in `body_html` as written.
     """
-    hosts = site_hosts() | set(extra_hosts)
+    hosts = site_hosts(extra_hosts)
     links = dict(links)
     replacements: dict[str, str] = {}
     for url, target in links.items():
