@@ -70,3 +70,13 @@ def requeue_stale_tasks(*, older_than: timedelta) -> int:
 
     stale = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=timezone.now() - older_than)
     return stale.update(status=TaskResultStatus.READY, started_at=None)
+
+
+@task()
+def check_links_task() -> dict:
+    """Run the link check over every public post and store the report for the admin page."""
+    from blog.links.checking import check_links, save_report
+
+    report = check_links()
+    save_report(report)
+    return report.totals()
