@@ -153,7 +153,8 @@ def test_saving_a_post_records_its_hosts_and_the_setting_adds_more(make_post, se
 def test_links_into_the_folder_the_old_blog_lived_in_are_rewritten(sample_post, make_post):
     """The sample's WordPress lived at http://localhost/wordpress/: its guid shows it."""
     post = make_post(
-        body="[a](http://localhost/wordpress/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/) "
+        body="[a](http://localhost/wordpress/index.php/2022/10/29/"
+        "mengenal-microservices-pengertian-contoh-dan-kelebihannya/) "
         "[b](http://localhost/wordpress/?p=161) [c](http://localhost/wordpress/category/tutorialblogger/)"
     )
     assert OldHost.objects.get(host="localhost").path_prefix == "/wordpress"
