@@ -134,6 +134,8 @@ def test_old_hosts_come_from_guid_wordpress_url_blogger_and_wxr_fields():
         permalink="/index.php/2022/10/29/slug/",
         front_matter={"base_blog_url": "https://wxr.example/blog/"},
     ) == {"localhost": "/wordpress", "wxr.example": "/blog"}
+    assert post_hosts(guid="http://example.com/blog/?p=5", front_matter={}) == {"example.com": "/blog"}
+    assert post_hosts(guid="http://example.com/?p=5", front_matter={}) == {"example.com": ""}
     assert normalize_host("WWW.Example.COM.") == "example.com"
     assert normalize_host("name.blogspot.co.uk") == "name.blogspot.com"
     assert host_of("mailto:x@example.com") == ""

@@ -1,5 +1,6 @@
 """The old site's host names: learnt from imported posts (guid, wordpress_url, Blogger fields) and a setting."""
 
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -72,6 +73,8 @@ def post_hosts(
     guid_path = urlsplit(guid.strip()).path if guid_host else ""
     if guid_host and permalink not in ("", "/") and guid_path.endswith(permalink) and guid_path != permalink:
         hosts[guid_host] = _prefix(guid_path[: -len(permalink)])
+    elif guid_host and re.match(r"(?:p|page_id)=\d+$", urlsplit(guid.strip()).query):
+        hosts[guid_host] = _prefix(guid_path.removesuffix("index.php"))  # http://host/blog/?p=5
     base = str(front_matter.get("base_blog_url") or "")
     if host_of(base):
         hosts[host_of(base)] = _prefix(urlsplit(base).path)
