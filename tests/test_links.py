@@ -135,6 +135,10 @@ def test_old_hosts_come_from_guid_wordpress_url_blogger_and_wxr_fields():
         front_matter={"base_blog_url": "https://wxr.example/blog/"},
     ) == {"localhost": "/wordpress", "wxr.example": "/blog"}
     assert post_hosts(guid="http://example.com/blog/?p=5", front_matter={}) == {"example.com": "/blog"}
+    # A guid in another shape than the permalink says nothing of a folder.
+    assert post_hosts(guid="http://old.example/index.php/2016/03/27/hello/", permalink="/hello/", front_matter={}) == {
+        "old.example": ""
+    }
     assert post_hosts(guid="http://example.com/?p=5", front_matter={}) == {"example.com": ""}
     assert normalize_host("WWW.Example.COM.") == "example.com"
     assert normalize_host("name.blogspot.co.uk") == "name.blogspot.com"

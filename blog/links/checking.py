@@ -9,6 +9,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -22,11 +23,12 @@ from taggit.models import TaggedItem
 
 from blog.html_links import image_srcs, link_hrefs
 from blog.links.external import check_external
-from blog.links.hosts import host_of
+from blog.links.hosts import host_of, strip_prefix
 from blog.links.rewriting import EXTERNAL, INTERNAL, classify, site_hosts
 from blog.models import Category, Post, RemoteImage, url_path
 
 CHUNK = 500
+DAY_URL_NAMES = ("day", "day-feed", "day-feed-atom")
 IMAGE_STATES = ("cached", "remote", "failed", "missing")
 LINK_STATES = ("resolve", "rewritten", "broken")
 
@@ -139,6 +141,46 @@ class SiteAnswers:
         self.answers[url] = result
         return result
 
+    def prefetch(self, addresses: Iterable[str]) -> None:
+        """Answer in bulk what a view answers by one lookup: post permalinks, day archives and their feeds.
+
+        Each address is resolved through the URL conf, and only a 200 is filled in, by the rule its
+        view applies (PostView: a public post has this permalink; DayView: a public post is listed
+        that day; DateFeed: any valid date). Everything else is asked of the view itself.
+        """
+        from blog.models import path_key
+        from blog.oldlinks import POST_URL_NAME
+
+        permalinks: dict[str, str] = {}
+        days: list[tuple[str, date, str]] = []
+        for address in addresses:
+            if address in self.answers or "?" in address:
+                continue
+            try:
+                match = resolve(address)
+            except Resolver404:
+                continue
+            if match.url_name == POST_URL_NAME:
+                permalinks[path_key(address)] = address
+            elif match.url_name in DAY_URL_NAMES:
+                try:
+                    day = date(int(match.kwargs["year"]), int(match.kwargs["month"]), int(match.kwargs["day"]))
+                except ValueError:
+                    continue
+                days.append((address, day, match.url_name))
+        public = Post.objects.published()
+        for start in range(0, len(permalinks), CHUNK):
+            keys = list(permalinks)[start : start + CHUNK]
+            for key in public.filter(permalink_key__in=keys).values_list("permalink_key", flat=True):
+                self.answers[permalinks[key]] = (200, "")
+        listed = set()
+        for start in range(0, len(days), CHUNK):
+            chunk = {day for _address, day, _name in days[start : start + CHUNK]}
+            listed |= set(public.posts().filter(local_date__in=chunk).values_list("local_date", flat=True))
+        for address, day, name in days:
+            if name != "day" or day in listed:
+                self.answers[address] = (200, "")
+
     def problem(self, url: str) -> str:
         """Return why the site path `url` does not answer 200 or one 301 to 200 ('' when it does)."""
         status, location = self.answer(url)
@@ -206,15 +248,17 @@ class _Taxonomy:
         return found
 
 
-def old_addresses(post: Post, *, subjects: list[str]) -> list[str]:
+def old_addresses(post: Post, *, subjects: list[str], hosts: dict[str, str] | None = None) -> list[str]:
     """Return every address the old site answered for `post`: its own forms, then its archives and feeds."""
     own = [post.permalink]
     guid = post.guid.strip()
     if guid.startswith(("http://", "https://")):
+        # As the new site answers it: without the folder the old blog lived in (http://host/blog/?p=5).
         parts = urlsplit(guid)
-        form = url_path(guid) + (f"?{parts.query}" if parts.query else "")
-        if form and form != "?":
-            own.append(form if form.startswith("/") else "/" + form)
+        path = strip_prefix(parts.path or "/", hosts.get(host_of(guid), "")) if hosts else parts.path or "/"
+        form = path + (f"?{parts.query}" if parts.query else "")
+        if form != "/":
+            own.append(form)
     if post.source_id is not None:
         own.append(f"/?p={post.source_id}")
         if post.is_page:
@@ -304,11 +348,15 @@ def check_links(
             "post_id", "remoteimage__url", "remoteimage__status", "remoteimage__last_error"
         ):
             images[post_id].append((url, status, error))
-        for post in queryset.filter(pk__in=chunk).order_by("pk"):
+        chunk_posts = list(queryset.filter(pk__in=chunk).order_by("pk"))
+        addresses = {post.pk: old_addresses(post, subjects=subjects[post.pk], hosts=hosts) for post in chunk_posts}
+        targets = [target.split("#")[0] for post in chunk_posts for target in post.internal_links.values() if target]
+        answers.prefetch([*(address for forms in addresses.values() for address in forms), *targets])
+        for post in chunk_posts:
             entry = PostReport(post.pk, post.title, post.permalink)
             external_of[post.pk] = _link_counts(entry, post, answers, {**post.old_hosts(), **hosts})
             _image_counts(entry, post, images[post.pk])
-            for address in old_addresses(post, subjects=subjects[post.pk]):
+            for address in addresses[post.pk]:
                 if address not in address_results:
                     address_results[address] = answers.problem(address)
                 entry.addresses += 1

@@ -53,6 +53,12 @@ def _prefix(path: str) -> str:
     return "/" + path.strip("/") if path.strip("/") else ""
 
 
+def _is_folder(path: str) -> bool:
+    """Return whether `path` can be the folder a blog lived in ('/wordpress'), not part of a post's address."""
+    segments = [segment for segment in path.split("/") if segment]
+    return bool(segments) and not any(segment.isdigit() or segment == "index.php" for segment in segments)
+
+
 def post_hosts(
     *, guid: str, front_matter: dict | None, blogger_blog: Iterable | None = None, permalink: str = ""
 ) -> dict[str, str]:
@@ -71,8 +77,9 @@ def post_hosts(
     hosts = {host: "" for host in (host_of(str(value)) for value in values if value) if host}
     guid_host = host_of(guid)
     guid_path = urlsplit(guid.strip()).path if guid_host else ""
-    if guid_host and permalink not in ("", "/") and guid_path.endswith(permalink) and guid_path != permalink:
-        hosts[guid_host] = _prefix(guid_path[: -len(permalink)])
+    folder = guid_path[: -len(permalink)] if permalink not in ("", "/") and guid_path.endswith(permalink) else ""
+    if guid_host and _is_folder(folder):
+        hosts[guid_host] = _prefix(folder)
     elif guid_host and re.match(r"(?:p|page_id)=\d+$", urlsplit(guid.strip()).query):
         hosts[guid_host] = _prefix(guid_path.removesuffix("index.php"))  # http://host/blog/?p=5
     base = str(front_matter.get("base_blog_url") or "")
