@@ -214,3 +214,14 @@ def test_export_writes_the_body_as_imported(make_post, target, tmp_path):
     export_posts(tmp_path)
     written = [path.read_text(encoding="utf-8") for path in (tmp_path / "_posts").glob("*.md")]
     assert next(text for text in written if "[t](" in text).endswith("\n[t](http://oldblog.example/?p=42)")
+
+
+def test_only_links_that_could_name_a_new_post_are_tried_again(make_post, target):
+    from blog.links.relinking import post_tokens, url_tokens
+
+    assert url_tokens("http://oldblog.example/blog/?p=77") == {"blog", "77"}
+    assert url_tokens("https://x.blogspot.com/2020/01/later.html?m=1") == {"later"}
+    later = make_post(
+        source_id=77, slug="later", permalink="/2020/01/05/later/", guid="http://oldblog.example/blog/?p=77"
+    )
+    assert post_tokens(later) == {"later", "77"}

@@ -10,6 +10,7 @@ import html
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.db.models import Q
 
@@ -25,7 +26,7 @@ def deferred() -> Iterator[None]:
     if outer is not None:
         yield
         return
-    _state.pending = {"moved": set(), "appeared": False}
+    _state.pending = {"moved": set(), "appeared": set()}
     try:
         yield
     finally:
@@ -37,21 +38,48 @@ def post_changed(post, *, old_permalink: str | None) -> None:
     """Re-link what links to `post` after it was added, moved, published or unpublished."""
     moved = {path for path in (old_permalink, post.permalink) if path} if old_permalink is not None else set()
     pending = getattr(_state, "pending", None)
+    appeared = post_tokens(post) if post.is_public else set()
     if pending is not None:
         pending["moved"] |= moved
-        pending["appeared"] = pending["appeared"] or post.is_public
+        pending["appeared"] |= appeared
         return
-    _relink(moved=moved, appeared=post.is_public, exclude=post.pk)
+    _relink(moved=moved, appeared=appeared, exclude=post.pk)
+
+
+def _segments(path: str) -> set[str]:
+    """Return the words of a path that can name one post: not dates, page numbers or index.php."""
+    words = {unquote(segment).lower().removesuffix(".html") for segment in path.split("/")}
+    return {word for word in words if word and not word.isdigit() and word != "index.php"}
+
+
+def post_tokens(post) -> set[str]:
+    """Return what an address naming `post` must contain: its id, slug, or a segment of its old paths."""
+    # A guid like http://host/blog/?p=5 names the post by its id; its path is the blog's folder.
+    guid_words = _segments(post.guid_path) if "?" not in post.guid else set()
+    tokens = {post.slug.lower(), *_segments(post.permalink), *guid_words, *_segments(post.blogger_path)}
+    if post.source_id is not None:
+        tokens.add(str(post.source_id))
+    return tokens - {""}
+
+
+def url_tokens(url: str) -> set[str]:
+    """Return the parts of an address that can name a post: path segments and ?p= / ?page_id= values."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    query = parse_qs(parts.query)
+    return _segments(parts.path) | {value for key in ("p", "page_id") for value in query.get(key, [])}
 
 
 def post_deleted(sender, instance, **kwargs) -> None:
     """Re-render the posts that linked to a deleted post (their links fall back to what the body says)."""
     if kwargs.get("raw"):
         return
-    _relink(moved={instance.permalink}, appeared=False, exclude=instance.pk)
+    _relink(moved={instance.permalink}, appeared=set(), exclude=instance.pk)
 
 
-def _relink(*, moved: set[str], appeared: bool, exclude: int | None = None) -> None:
+def _relink(*, moved: set[str], appeared: set[str], exclude: int | None = None) -> None:
     from blog.models import Post
     from blog.rerendering import rerender_posts
 
@@ -63,17 +91,21 @@ def _relink(*, moved: set[str], appeared: bool, exclude: int | None = None) -> N
             linking |= Q(body_html__contains=f'href="{html.escape(path, quote=True)}')
         rerender_posts(posts=Post.objects.filter(linking).exclude(pk=exclude))
     if appeared:
-        relink_unresolved(exclude=exclude)
+        relink_unresolved(tokens=appeared, exclude=exclude)
 
 
-def relink_unresolved(*, exclude: int | None = None) -> int:
-    """Resolve again the links that named nothing when their post was rendered; return how many posts changed."""
+def relink_unresolved(*, tokens: set[str] | None = None, exclude: int | None = None) -> int:
+    """Resolve again the links that named nothing when their post was rendered; return how many posts changed.
+
+    `tokens`: only links that contain one of them (what a new post's addresses are made of) can
+    resolve now; None tries every unresolved link.
+    """
     from blog.models import Post
 
     candidates = [
         pk
         for pk, links in Post.objects.exclude(internal_links={}).exclude(pk=exclude).values_list("pk", "internal_links")
-        if any(not target for target in links.values())
+        if any(not target and (tokens is None or url_tokens(url) & tokens) for url, target in links.items())
     ]
     changed = 0
     for post in Post.objects.filter(pk__in=candidates).only(
