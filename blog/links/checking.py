@@ -303,7 +303,9 @@ def _link_counts(report: PostReport, post: Post, answers: SiteAnswers, hosts: di
         elif link.kind == INTERNAL and href not in links and href not in links.values() and link.host:
             # Rendered before links were rewritten: nothing vouches for it.
             links[href] = ""
-    for original, target in links.items():
+    # In the order the body has them (PostgreSQL's jsonb does not keep the keys' order).
+    body = post.body or ""
+    for original, target in sorted(links.items(), key=lambda item: (body.find(item[0]) % (len(body) + 1), item[0])):
         if not target:
             report.links["broken"] += 1
             report.broken_links.append(Problem(original, "nothing on this site has this address"))
