@@ -82,7 +82,7 @@ def main() -> int:
         totals = report.totals()
         print(f"real-world files: {len(files)} files, {totals['posts']} public posts")
         print(f"{report.addresses_ok} of {report.addresses} old addresses resolve")
-        print(f"internal links: rewritten {totals['links_rewritten']}, broken {totals['links_broken']}")
+        print(f"internal links: rewritten {totals['links_rewritten']}, broken {totals['links_broken']}", flush=True)
 
         Post.objects.all().delete()
         connection.close()
@@ -92,12 +92,12 @@ def main() -> int:
         result = import_paths([work / "site"])
         import_seconds = time.perf_counter() - started
         assert result.created == args.posts and not result.failed, result.summary()
+        print(f"{args.posts} generated posts, 3 links to the old site each:")
+        print(f"  import: {import_seconds:.1f} s", flush=True)
         started = time.perf_counter()
         report = check_links()
         check_seconds = time.perf_counter() - started
         totals = report.totals()
-        print(f"{args.posts} generated posts, 3 links to the old site each:")
-        print(f"  import: {import_seconds:.1f} s")
         print(
             f"  check_links: {check_seconds:.1f} s for {totals['posts']} posts, "
             f"{report.addresses} old addresses ({report.addresses_ok} resolve), "
