@@ -37,6 +37,8 @@ def first_image_url(*, body_html: str) -> str:
 # What the import brought along, shown read-only in a collapsed fieldset.
 SOURCE_FIELDS = [
     "source_id",
+    "source_host",
+    "date_as_written",
     "guid",
     "blogger_blog",
     "blogger_author",
@@ -210,6 +212,11 @@ class PostAdmin(admin.ModelAdmin):
     @admin.display(description=_("categories"))
     def category_list(self, obj):
         return ", ".join(category.name for category in obj.categories.all())
+
+    @admin.display(description=_("date as written"))
+    def date_as_written(self, obj):
+        # The offset the export gave the date: the site shows and files the post by it.
+        return obj.local_datetime.isoformat() if obj.pk else ""
 
     @admin.display(description=_("other front matter"))
     def front_matter_display(self, obj):

@@ -129,7 +129,8 @@ def page_cache_key(request: HttpRequest, version: ContentVersion) -> str:
     """Return the cache key of the page `request` asks for, at `version`."""
     # The path as the client spelled it when the server tells: '%E5' and '%e5' get different
     # answers (a redirect and the page), so they are different entries.
-    spelled = request.META.get("RAW_URI") or request.META.get("REQUEST_URI") or request.get_full_path()
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    spelled = f"raw:{raw}" if raw else request.get_full_path()
     address = f"{request.scheme}://{request.get_host()}{spelled}"
     digest = hashlib.blake2b(address.encode(), digest_size=16).hexdigest()
     return f"{PAGE_KEY_PREFIX}:{version.stamp:.6f}:{digest}"

@@ -54,7 +54,6 @@ class ImportResult:
     unchanged: int = 0
     failed: int = 0
     skipped: int = 0
-    skipped_files: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -383,7 +382,6 @@ def import_paths(
             result.failures.append((item.label, reason))
         elif outcome == SKIPPED:
             result.skipped += 1
-            result.skipped_files.append(item.label)
         else:
             setattr(result, outcome, getattr(result, outcome) + 1)
         if progress is not None:

@@ -238,7 +238,7 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_host", "source_id"],
+                fields=["source_id", "source_host"],  # source_id first: `?p=<id>` looks up by it alone
                 condition=Q(source_id__isnull=False),
                 name="blog_post_unique_source_id",
             ),
@@ -272,6 +272,11 @@ class Post(models.Model):
     def local_datetime(self) -> datetime:
         """Return the publication date as the author saw it: the same instant, in the post's own zone."""
         return self.date.astimezone(self.zone)
+
+    @property
+    def local_modified(self) -> datetime | None:
+        """Return the last change, in the post's own zone (None when there is none)."""
+        return self.modified.astimezone(self.zone) if self.modified else None
 
     @property
     def old_site_url(self) -> str:

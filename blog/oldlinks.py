@@ -4,14 +4,17 @@
 catch-all view calls it for a path that is no post's permalink and answers with a 301 to what
 it returns (or a 404 for None); link checkers and body-link rewriting can call it the same way.
 
-What it understands, in this order:
+What it understands:
 
 - any spelling of a path: percent-encoded in lower or upper case, or raw UTF-8 (`path_key`);
 - `/index.php/…` and a missing trailing slash;
 - WordPress's query addresses of the home page: `?p=`, `?page_id=`, `?s=`, `?feed=`, `?m=YYYYMM`;
 - Blogger's `?m=1` (mobile), `/search/label/X`, `/feeds/posts/default[/-/X]`;
+- WordPress's other feed flavours `…/feed/rss2/`, `…/feed/rss/`, `…/feed/rdf/` → `…/feed/`;
 - the site's own pages under another spelling (`/2016/03` → `/2016/03/`);
 - nested category addresses `/category/parent/child/` (and their `feed/`, `page/N/`);
+- a category, tag or author under WordPress's slug of its name when Kabar's differs
+  (`/category/sin-categoria/` for "Sin categoría", whose Kabar slug keeps the accent);
 - `/wp-content/uploads/…` of an image Kabar has cached → the cached copy;
 - a post's permalink, an editor's redirect, its guid path, its Blogger path, in that order;
 - WordPress's guesses: `/YYYY/MM/DD/slug/`, `/YYYY/MM/slug/` and `/slug/` reach the one
@@ -22,18 +25,21 @@ Post addresses cost one query: every indexed column at once (permalink_key, guid
 blogger_path, slug, and the redirects table through a UNION).
 """
 
+import functools
 import re
+import unicodedata
 from urllib.parse import quote, unquote, urlencode
 
+from django.core.files.storage import default_storage
 from django.db.models import F, IntegerField, Q, Value
-from django.http import QueryDict
+from django.http import Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from taggit.models import Tag
 
 from blog.frontmatter import make_slug
-from blog.models import Category, Post, Redirect, RemoteImage, path_key
+from blog.models import Author, Category, Post, Redirect, RemoteImage, path_key
 
 # The name of the site's catch-all URL pattern (permalinks and old addresses).
 POST_URL_NAME = "post"
@@ -41,6 +47,7 @@ POST_URL_NAME = "post"
 _BLOGGER_MOBILE = {"0", "1"}
 _FEED_SUFFIX = r"(?P<suffix>feed/(?:atom/|rss2?/|rdf/)?|page/[0-9]+/)?"
 _NESTED_CATEGORY = re.compile(r"^/category/(?P<slugs>(?:[^/]+/){2,}?)" + _FEED_SUFFIX + "$")
+_TERM = re.compile(r"^/(?P<kind>category|tag|author)/(?P<slug>[^/]+)/" + _FEED_SUFFIX + "$")
 _BLOGGER_LABEL = re.compile(r"^/search/label/(?P<label>[^/]+)/?$")
 _BLOGGER_FEED = re.compile(r"^/feeds/posts/(?:default|summary)(?:/-/(?P<label>[^/]+))?/?$")
 _DATED_SLUG = re.compile(r"^/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?:(?P<day>[0-9]{2})/)?(?P<slug>[^/]+)/?$")
@@ -58,6 +65,22 @@ def spellings(path: str) -> list[str]:
     return list(dict.fromkeys([path, key, upper, lower]))
 
 
+def fallback_to_old_address(view):
+    """Wrap a view so that its 404 becomes one redirect when the path is an old address of a page."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            target = resolve_old_address(request.path_info, request.META.get("QUERY_STRING", ""))
+            if target is None or path_key(target.split("?", 1)[0]) == request.path_info:
+                raise
+            return HttpResponsePermanentRedirect(target)
+
+    return wrapper
+
+
 def resolve_old_address(path: str, query: str = "") -> str | None:
     """Return the URL (path and query) where the old address `path`?`query` lives now, or None.
 
@@ -72,10 +95,11 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
     base = key[len("/index.php") :] or "/" if key == "/index.php" or key.startswith("/index.php/") else key
     if base == "/":
         target = wordpress_query_target(params)
-        if target is None:
-            return None  # `?p=` of a post that is not here: the home page answers 404 too
-        return target or _with_query("/", params)
+        return _with_query("/", params) if target == "" else target
     forms = list(dict.fromkeys([base, base if base.endswith("/") else base + "/"]))
+    target = _term_target(forms[-1], params)
+    if target is not None:
+        return target or None
     for form in forms:
         try:
             match = resolve(form)
@@ -83,11 +107,11 @@ def resolve_old_address(path: str, query: str = "") -> str | None:
             continue
         if match.url_name != POST_URL_NAME:
             return _with_query(form, params)
-    for shape in (_blogger_target, _nested_category_target, _uploads_target):
+    for shape in (_feed_flavour_target, _blogger_target, _nested_category_target, _uploads_target):
         target = shape(base, params)
         if target is not None:
             return target or None
-    permalink = _post_target(key, forms)
+    permalink = _post_target(forms)
     return _with_query(permalink, params) if permalink else None
 
 
@@ -98,8 +122,11 @@ def wordpress_query_target(params) -> str | None:
             source_id = params[name]
             if not source_id.isdigit():
                 return None
-            found = Post.objects.published().filter(source_id=int(source_id))
-            return found.values_list("permalink", flat=True).first()
+            # Two blogs imported side by side (--scope-to-host) may share an id: then it names none.
+            found = list(
+                Post.objects.published().filter(source_id=int(source_id)).values_list("permalink", flat=True)[:2]
+            )
+            return found[0] if len(found) == 1 else None
     if "s" in params:
         return "/search/?" + urlencode({"q": params["s"]})
     if "feed" in params:
@@ -108,6 +135,36 @@ def wordpress_query_target(params) -> str | None:
     if month.isdigit() and len(month) in {4, 6, 8}:
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return ""
+
+
+def wordpress_slug(name: str) -> str:
+    """Return the slug WordPress gives a name (sanitize_title): accents dropped, other UTF-8 escaped."""
+    text = "".join(char for char in unicodedata.normalize("NFKD", name) if not unicodedata.combining(char))
+    text = "".join(char if char.isascii() else quote(char).lower() for char in text.lower().replace(".", "-"))
+    text = re.sub(r"[^%a-z0-9 _-]", "", text)
+    return re.sub(r"-+", "-", re.sub(r"\s+", "-", text)).strip("-")
+
+
+_TERM_MODELS = {"category": (Category, "name"), "tag": (Tag, "name"), "author": (Author, "name")}
+
+
+def _term_target(path: str, params: QueryDict) -> str | None:
+    """Return a category, tag or author page under Kabar's slug for WordPress's slug of its name.
+
+    None: not such an address, or the slug is Kabar's own; '': no term has that slug.
+    """
+    match = _TERM.match(path)
+    if not match:
+        return None
+    kind, slug = match.group("kind"), path_key(match.group("slug"))
+    model, name_field = _TERM_MODELS[kind]
+    terms = list(model.objects.values_list("slug", name_field))
+    if any(own == slug for own, _name in terms):
+        return None
+    found = {own for own, name in terms if slug in (path_key(wordpress_slug(name)), path_key(wordpress_slug(own)))}
+    if len(found) != 1:
+        return ""
+    return _with_query(f"/{kind}/{found.pop()}/{match.group('suffix') or ''}", params)
 
 
 def _with_query(path: str, params: QueryDict) -> str:
@@ -122,6 +179,22 @@ def _subject_url(label: str) -> str:
         return f"/category/{category}/"
     tag = Tag.objects.filter(Q(slug=slug) | Q(name=label)).values_list("slug", flat=True).first()
     return f"/tag/{tag}/" if tag else ""
+
+
+_FEED_FLAVOUR = re.compile(r"^(?P<page>/(?:.*/)?)feed/(?:rss2?|rdf)/?$")
+
+
+def _feed_flavour_target(path: str, params: QueryDict) -> str | None:
+    """Return the RSS feed for WordPress's `…/feed/rss2/`, `…/feed/rss/` and `…/feed/rdf/`."""
+    match = _FEED_FLAVOUR.match(path)
+    if not match:
+        return None
+    target = match.group("page") + "feed/"
+    try:
+        resolved = resolve(target)
+    except Resolver404:
+        return ""
+    return _with_query(target, params) if resolved.url_name != POST_URL_NAME else ""
 
 
 def _blogger_target(path: str, params: QueryDict) -> str | None:
@@ -164,8 +237,6 @@ def _uploads_target(path: str, params: QueryDict) -> str | None:
     """Return the cached copy of a WordPress upload ('' when it is not cached; None: not an upload)."""
     if not path.startswith("/wp-content/uploads/"):
         return None
-    from django.core.files.storage import default_storage
-
     original = (
         RemoteImage.objects.filter(path__in=spellings(path), status=RemoteImage.Status.CACHED)
         .exclude(original="")
@@ -186,7 +257,7 @@ def _guess(path: str):
     return list(dict.fromkeys([slug, make_slug(slug)])), *numbers
 
 
-def _post_target(key: str, forms: list[str]) -> str | None:
+def _post_target(forms: list[str]) -> str | None:
     """Return the permalink of the post an old path names, in one query over the indexed columns."""
     now = timezone.now()
     keys = [path_key(form) for form in forms]

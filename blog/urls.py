@@ -5,6 +5,7 @@ from django.urls import path, re_path
 
 from blog import feeds, views
 from blog.caching import cache_public_page as cached
+from blog.oldlinks import POST_URL_NAME, fallback_to_old_address
 from blog.sitemaps import SITEMAPS
 
 home = cached(views.HomeView.as_view())
@@ -12,18 +13,26 @@ home = cached(views.HomeView.as_view())
 
 def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     """Return the URL patterns of a subject's page, its /page/N/ form and its two feeds."""
-    page = cached(view.as_view())
+    # A slug Kabar does not know may be WordPress's spelling of one it does: one redirect there.
+    page = cached(fallback_to_old_address(view.as_view()))
     return [
         path(f"{prefix}<str:slug>/", page, name=name),
         path(f"{prefix}<str:slug>/page/<int:page>/", page, name=f"{name}-page"),
-        path(f"{prefix}<str:slug>/feed/", cached(feed()), name=f"{name}-feed"),
-        path(f"{prefix}<str:slug>/feed/atom/", cached(atom_feed()), name=f"{name}-feed-atom"),
+        path(f"{prefix}<str:slug>/feed/", cached(fallback_to_old_address(feed())), name=f"{name}-feed"),
+        path(f"{prefix}<str:slug>/feed/atom/", cached(fallback_to_old_address(atom_feed())), name=f"{name}-feed-atom"),
     ]
 
 
-def date_feeds() -> list:
-    """Return the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
+def date_archive_extras() -> list:
+    """Return the pages and the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
     patterns = []
+    for name, prefix, view in (
+        ("year", r"(?P<year>[0-9]{4})/", views.YearView),
+        ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/", views.MonthView),
+        ("day", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/", views.DayView),
+    ):
+        # WordPress pages its archives at /2016/03/page/2/.
+        patterns.append(re_path(f"^{prefix}page/(?P<page>[0-9]+)/$", cached(view.as_view()), name=f"{name}-page"))
     for name, prefix in (
         ("year", r"(?P<year>[0-9]{4})/"),
         ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/"),
@@ -44,7 +53,7 @@ urlpatterns = [
     re_path(
         r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/$", cached(views.DayView.as_view()), name="day"
     ),
-    *date_feeds(),
+    *date_archive_extras(),
     path("archives/", cached(views.ArchivesView.as_view()), name="archives"),
     path("search/", cached(views.SearchView.as_view()), name="search"),
     path("feed/", cached(feeds.PostFeed()), name="feed"),
@@ -58,5 +67,5 @@ urlpatterns = [
     path("sitemap.xml", cached(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", cached(views.robots_txt), name="robots"),
     # Last: posts and pages at their permalinks, and every old address of the site.
-    re_path(r"^.*$", cached(views.PostView.as_view()), name=views.POST_URL_NAME),
+    re_path(r"^.*$", cached(views.PostView.as_view()), name=POST_URL_NAME),
 ]

@@ -29,10 +29,9 @@ from django.views.generic import (
 from taggit.models import Tag
 
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Post, path_key
-from blog.oldlinks import POST_URL_NAME, requested_path, resolve_old_address, wordpress_query_target
+from blog.models import Author, Category, Post
+from blog.oldlinks import requested_path, resolve_old_address, wordpress_query_target
 
-__all__ = ["POST_URL_NAME"]
 # Lists show titles and summaries: leave the heavy columns in the database.
 LIST_DEFERRED_FIELDS = ("body", "body_html", "toc", "front_matter", "source_format")
 
@@ -79,6 +78,8 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
             raise Http404(_("No post with this id."))
         if target:
             return HttpResponsePermanentRedirect(target)
+        if request.GET.get("m") in ("0", "1"):  # Blogger's mobile view of the home page
+            return HttpResponsePermanentRedirect(resolve_old_address("/", request.META.get("QUERY_STRING", "")))
         return super().get(request, *args, **kwargs)
 
 
@@ -226,7 +227,8 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.with_list_relations().filter(permalink_key=path_key(path)).first()
+        # path_info is decoded already: it is the key of every spelling of the permalink.
+        post = Post.objects.with_list_relations().filter(permalink_key=path).first()
         if post is None or not (post.is_public or can_preview(request.user)):
             target = resolve_old_address(path, request.META.get("QUERY_STRING", ""))
             if target is None:
@@ -275,7 +277,7 @@ class PostView(DetailView):
             "headline": post.title,
             "description": post.summary,
             "datePublished": post.local_datetime.isoformat(),
-            "dateModified": (post.modified or post.date).astimezone(post.zone).isoformat(),
+            "dateModified": (post.local_modified or post.local_datetime).isoformat(),
             "mainEntityOfPage": absolute(post.permalink),
             "url": absolute(post.permalink),
             "author": {"@type": "Person", "name": str(post.author), "url": absolute(post.author.get_absolute_url())},

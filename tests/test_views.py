@@ -323,6 +323,10 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
         ("/author/admin/", 5),
         ("/search/?q=hello", 4),
         ("/archives/", 1),
+        ("/category/", 1),  # every category with its count
+        ("/tag/", 1),  # (the content type is cached by now)
+        ("/author/", 1),
+        (f"/{newest.local_date:%Y/%m}/feed/", 3),  # items, categories, tags
         ("/feed/", 3),  # items, categories, tags
         ("/category/tutorialblogger/feed/atom/", 6),
     ]

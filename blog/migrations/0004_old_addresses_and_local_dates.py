@@ -95,7 +95,7 @@ class Migration(migrations.Migration):
             model_name="post",
             constraint=models.UniqueConstraint(
                 condition=models.Q(("source_id__isnull", False)),
-                fields=("source_host", "source_id"),
+                fields=("source_id", "source_host"),
                 name="blog_post_unique_source_id",
             ),
         ),
