@@ -152,11 +152,16 @@ def test_a_rewritten_link_and_one_already_current_are_counted_apart(make_post):
     ]
 
 
-def test_a_current_link_to_a_page_that_is_gone_is_broken(make_post):
-    make_post(body="[c](/category/never-was/)")
-    entry = check_links().posts[0]
+def test_a_link_whose_target_stopped_answering_is_broken(make_post):
+    make_post(source_id=5, slug="t", permalink="/t/", guid="http://old.example/?p=5")
+    make_post(body="[a](http://old.example/?p=5) [b](/category/never-was/)")
+    # A bulk update skips the re-linking that saving a post does: the stored HTML is stale.
+    Post.objects.filter(slug="t").update(status=Post.Status.DRAFT)
+
+    entry = check_links().posts[-1]
     assert [(p.url, p.reason) for p in entry.broken_links] == [
-        ("/category/never-was/", "/category/never-was/: answers 404")
+        ("http://old.example/?p=5", "/t/: answers 404"),
+        ("/category/never-was/", "nothing on this site has this address"),
     ]
 
 
