@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from django.db import transaction
 from django.db.models import Q
 
 from blog.links.rewriting import resolve_unresolved
@@ -107,16 +108,26 @@ def relink_unresolved(*, tokens: set[str] | None = None, exclude: int | None = N
         for pk, links in Post.objects.exclude(internal_links={}).exclude(pk=exclude).values_list("pk", "internal_links")
         if any(not target and (tokens is None or url_tokens(url) & tokens) for url, target in links.items())
     ]
+    with transaction.atomic():  # one commit for all of them, not one per post
+        changed = _resolve_again(candidates)
+    if changed:
+        from blog.caching import content_changed
+
+        content_changed()
+    return changed
+
+
+def _resolve_again(candidates: list[int]) -> int:
+    from blog.models import Post
+
     changed = 0
-    for post in Post.objects.filter(pk__in=candidates).only(
-        "pk", "body_html", "internal_links", "guid", "front_matter", "blogger_blog", "permalink"
+    for post in (
+        Post.objects.filter(pk__in=candidates)
+        .only("pk", "body_html", "internal_links", "guid", "front_matter", "blogger_blog", "permalink")
+        .iterator(chunk_size=200)
     ):
         result = resolve_unresolved(body_html=post.body_html, links=post.internal_links, extra_hosts=post.old_hosts())
         if result.html != post.body_html or result.links != post.internal_links:
             Post.objects.filter(pk=post.pk).update(body_html=result.html, internal_links=result.links)
             changed += 1
-    if changed:
-        from blog.caching import content_changed
-
-        content_changed()
     return changed
