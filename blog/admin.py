@@ -6,17 +6,22 @@ import re
 from datetime import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from markdownx.models import MarkdownxField
 from markdownx.widgets import AdminMarkdownxWidget
 from taggit.models import Tag, TaggedItem
 
-from blog.models import Author, Category, LinkCheck, Post, Redirect
+from blog import comments as comment_service
+from blog.models import Author, Category, Comment, LinkCheck, Post, Redirect
 from blog.tasks import check_links_task, enqueue_image_caching, render_posts_task
 
 # The first <img src="…"> of the stored HTML: the sanitizer writes attributes in double quotes.
@@ -128,6 +133,7 @@ class PostAdminForm(forms.ModelForm):
             "layout",
             "categories",
             "tags",
+            "comment_status",
         ]
 
     def __init__(self, *args, **kwargs):
@@ -160,7 +166,7 @@ class PostAdminForm(forms.ModelForm):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ["thumbnail", "title", "author", "date", "status", "category_list"]
+    list_display = ["thumbnail", "title", "author", "date", "status", "category_list", "comment_count"]
     list_display_links = ["thumbnail", "title"]
     list_filter = ["status", "layout", "categories", TagListFilter, "author"]
     show_facets = admin.ShowFacets.ALWAYS
@@ -170,10 +176,11 @@ class PostAdmin(admin.ModelAdmin):
     autocomplete_fields = ["author", "categories"]
     formfield_overrides = {MarkdownxField: {"widget": AdminMarkdownxWidget}}
     actions = ["publish", "unpublish", "rerender", "recache_images"]
-    readonly_fields = SOURCE_FIELDS
+    readonly_fields = [*SOURCE_FIELDS, "comment_thread"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "permalink", "body", "excerpt"]}),
         (_("Publishing"), {"fields": ["status", "date", "modified", "author", "layout", "categories", "tags"]}),
+        (_("Comments"), {"fields": ["comment_status", "comment_thread"]}),
         (
             _("Source"),
             {
@@ -217,6 +224,10 @@ class PostAdmin(admin.ModelAdmin):
     def date_as_written(self, obj):
         # The offset the export gave the date: the site shows and files the post by it.
         return obj.local_datetime.isoformat() if obj.pk else ""
+
+    @admin.display(description=_("comments"))
+    def comment_thread(self, obj):
+        return comment_thread_html(obj) if obj.pk else ""
 
     @admin.display(description=_("other front matter"))
     def front_matter_display(self, obj):
@@ -415,6 +426,165 @@ class PostImageInline(admin.TabularInline):
 
 
 PostAdmin.inlines = [*PostAdmin.inlines, PostImageInline]
+
+
+# --- Comments --------------------------------------------------------------------------------
+
+
+class CommentPostFilter(admin.SimpleListFilter):
+    """Filter comments by post: reached from a post's page or the post column (no list of every post)."""
+
+    title = _("post")
+    parameter_name = "post"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        if value and value.isdigit():
+            return list(Post.objects.filter(pk=value).values_list("pk", "title"))
+        return []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value:
+            return queryset.filter(post_id=value) if value.isdigit() else queryset.none()
+        return queryset
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["author", "excerpt", "post_link", "date", "status", "type"]
+    list_display_links = ["author", "excerpt"]
+    list_filter = ["status", "type", CommentPostFilter]
+    search_fields = ["author_name", "author_email", "author_url", "author_ip", "body", "=source_id"]
+    date_hierarchy = "date"
+    list_per_page = 50
+    actions = ["approve", "mark_pending", "mark_spam", "trash"]
+    raw_id_fields = ["post", "parent"]
+    readonly_fields = [
+        "source_id",
+        "parent_source_id",
+        "author_ip",
+        "user_agent",
+        "rendered",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["post", "parent", "status", "type", "date"]}),
+        (_("Author"), {"fields": ["author_name", "author_email", "author_url", "author_ip", "user_agent"]}),
+        (_("Comment"), {"fields": ["body", "rendered"]}),
+        (
+            _("Source"),
+            {"classes": ["collapse"], "fields": ["source_id", "parent_source_id", "created_at", "updated_at"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("post")
+            .defer("post__body", "post__body_html", "post__toc", "post__front_matter", "post__source_format")
+        )
+
+    def save_model(self, request, obj, form, change):
+        if obj.source_id:
+            super().save_model(request, obj, form, change)
+        else:
+            comment_service.save_new(obj)
+
+    @admin.display(description=_("author"), ordering="author_name")
+    def author(self, obj):
+        return obj.display_name
+
+    @admin.display(description=_("comment"))
+    def excerpt(self, obj):
+        return Truncator(obj.body).chars(80)
+
+    @admin.display(description=_("post"), ordering="post__title")
+    def post_link(self, obj):
+        return format_html(
+            '<a href="?post={}">{}</a> <a href="{}" title="{}">↗</a>',
+            obj.post_id,
+            obj.post.title,
+            obj.get_absolute_url(),
+            _("See it on the site"),
+        )
+
+    @admin.display(description=_("as shown"))
+    def rendered(self, obj):
+        return format_html('<div class="kabar-comment">{}</div>', mark_safe(obj.body_html))  # sanitized when saved
+
+    def _moderate(self, request, queryset, status):
+        changed = comment_service.set_status(comments=queryset, status=status)
+        label = Comment.Status(status).label.lower()
+        self.message_user(
+            request,
+            ngettext("%(count)d comment marked %(status)s.", "%(count)d comments marked %(status)s.", changed)
+            % {"count": changed, "status": label},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Approve selected comments"), permissions=["change"])
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, Comment.Status.APPROVED)
+
+    @admin.action(description=_("Unapprove selected comments (back to pending)"), permissions=["change"])
+    def mark_pending(self, request, queryset):
+        self._moderate(request, queryset, Comment.Status.PENDING)
+
+    @admin.action(description=_("Mark selected comments as spam"), permissions=["change"])
+    def mark_spam(self, request, queryset):
+        self._moderate(request, queryset, Comment.Status.SPAM)
+
+    @admin.action(description=_("Move selected comments to the trash"), permissions=["change"])
+    def trash(self, request, queryset):
+        self._moderate(request, queryset, Comment.Status.TRASH)
+
+
+def comment_thread_html(post: Post) -> str:
+    """Return a post's whole comment thread (every status) as admin HTML, with links to moderate."""
+    comments = list(
+        Comment.objects.filter(post=post)
+        .only("pk", "post_id", "parent_id", "source_id", "author_name", "author_url", "date", "body", "status", "type")
+        .order_by("date", "pk")
+    )
+    if not comments:
+        return format_html("<p>{}</p>", _("No comments."))
+    thread = comment_service.build_thread(comments, max_depth=settings.COMMENTS_THREAD_DEPTH)
+
+    def items(nodes):
+        return format_html_join(
+            "",
+            '<li class="kabar-comment-{}"><a href="{}">{}</a> · {} · <strong>{}</strong><br>{}{}</li>',
+            (
+                (
+                    comment.status,
+                    reverse("admin:blog_comment_change", args=[comment.pk]),
+                    comment.display_name,
+                    timezone.localtime(comment.date).strftime("%Y-%m-%d %H:%M"),
+                    comment.get_status_display(),
+                    Truncator(comment.body).chars(200),
+                    format_html("<ul>{}</ul>", items(comment.replies_shown)) if comment.replies_shown else "",
+                )
+                for comment in nodes
+            ),
+        )
+
+    pings = format_html_join(
+        "",
+        "<li>{} ({}) · {}</li>",
+        ((ping.display_name, ping.get_type_display(), ping.get_status_display()) for ping in thread.pings),
+    )
+    changelist = reverse("admin:blog_comment_changelist")
+    return format_html(
+        '<ul class="kabar-comment-thread">{}{}</ul><p><a href="{}?post={}">{}</a></p>',
+        items(thread.comments),
+        pings,
+        changelist,
+        post.pk,
+        _("Moderate these comments"),
+    )
 
 
 _PROBLEM_KINDS = (

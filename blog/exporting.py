@@ -10,16 +10,17 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Prefetch
 
 from blog import frontmatter
 from blog.frontmatter import FrontMatterError, PostFields, PostSource
-from blog.models import Post
+from blog.models import Comment, Post
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 # Front-matter key a column is written to when the file had none for it.
@@ -70,7 +71,11 @@ def export_posts(
     started = time.perf_counter()
     root = Path(directory)
     result = ExportResult()
-    posts = Post.objects.select_related("author").prefetch_related("categories", "tags").order_by("date", "pk")
+    posts = (
+        Post.objects.select_related("author")
+        .prefetch_related("categories", "tags", Prefetch("comments", exported_comments(), to_attr="exported_comments"))
+        .order_by("date", "pk")
+    )
     if not drafts:
         posts = posts.filter(status=Post.Status.PUBLISHED)
     if since is not None:
@@ -172,9 +177,61 @@ def post_bytes(post: Post) -> bytes:
             keys = [DEFAULT_KEYS[column]]
         for key in keys:
             values[key] = _shaped(column, key, value, source.front_matter.get(key), original)
+    if "comments" not in post.front_matter:  # an opaque `comments:` (a theme's switch) is not Kabar's list
+        comments = _comment_maps(post)
+        if comments or "comments" in (original.keys.get("comments", []) if original is not None else []):
+            values["comments"] = comments
     source.front_matter = values
     source.body = post.body
     return frontmatter.serialise(source)
+
+
+def exported_comments():
+    """Return the comments an export writes: all but spam and trash (as jekyll-import), in source order."""
+    return Comment.objects.exclude(status__in=[Comment.Status.SPAM, Comment.Status.TRASH]).order_by("pk")
+
+
+def _comment_maps(post: Post) -> list[dict[str, Any]]:
+    """Return a post's comments as jekyll-import's `comments:` list, each map as its source wrote it."""
+    comments = post.__dict__.get("exported_comments")
+    if comments is None:
+        comments = exported_comments().filter(post=post)
+    return [comment_map(comment) for comment in comments]
+
+
+def comment_map(comment: Comment) -> dict[str, Any]:
+    """Return one comment as a `comments:` item: the source's keys in its order, values from the columns.
+
+    A value whose meaning is unchanged is written as the source had it (an `id` that was a
+    number stays a number, a date keeps its text); a comment without a source map gets
+    jekyll-import's keys, plus `parent`, `type` and `status` when they are not the defaults.
+    """
+    original = dict(comment.source_data or {}) or dict.fromkeys(frontmatter.COMMENT_KEYS)
+    values: dict[str, Any] = {}
+    for key, was in original.items():
+        column = frontmatter.COMMENT_COLUMN_KEYS.get(key)
+        values[key] = getattr(comment, column) if column else was
+    if str(values.get("id")) != comment.source_id:
+        values["id"] = int(comment.source_id) if comment.source_id.isdigit() else comment.source_id
+    zone = _zone()
+    try:
+        unchanged = frontmatter.read_comments([values], tz=zone)[0].date == comment.date
+    except FrontMatterError:
+        unchanged = False
+    if not unchanged:
+        if isinstance(original.get("date"), str):
+            zone = frontmatter.parse_date(original["date"], tz=zone).tzinfo or zone
+        values["date"] = frontmatter.format_date(comment.date.astimezone(zone), like=original.get("date"))
+        values["date_gmt"] = frontmatter.format_date(comment.date.astimezone(UTC), like=original.get("date_gmt"))
+    parent = comment.parent_source_id
+    if str(original.get("parent") or "") != parent:
+        values["parent"] = (int(parent) if parent.isdigit() else parent) or None
+    if frontmatter.wordpress_type(original.get("type")) != comment.type:
+        values["type"] = comment.type
+    was_status = original.get("status")
+    if (Comment.Status.APPROVED if was_status is None else frontmatter.wordpress_status(was_status)) != comment.status:
+        values["status"] = comment.status
+    return values
 
 
 def _has_value(value: Any) -> bool:
@@ -279,4 +336,8 @@ def _clean_source(post: Post) -> str:
         values["categories"] = categories
     if tags:
         values["tags"] = tags
+    if "comments" not in values:
+        comments = _comment_maps(post)
+        if comments:
+            values["comments"] = comments
     return frontmatter.serialise_text(PostSource(front_matter=values, body=post.body))

@@ -11,7 +11,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from taggit.models import Tag
 
 from blog.html_links import absolute_links
-from blog.models import Author, Category, Post
+from blog.models import Author, Category, Comment, Post
 
 
 @dataclass(frozen=True)
@@ -184,4 +184,89 @@ class _DateSpan:
 
 
 class DateAtomFeed(AtomFeedMixin, DateFeed):
+    pass
+
+
+# --- Comment feeds: the whole site's (/comments/feed/) and a post's (<permalink>feed/) ---------
+
+
+@dataclass(frozen=True)
+class CommentScope:
+    site_root: str
+    post: Post | None = None
+
+
+class CommentFeed(Feed):
+    """The newest approved comments on posts readers may see, as RSS 2.0 (WordPress's /comments/feed/)."""
+
+    feed_type = Rss201rev2Feed
+    feed_path = "feed/"
+
+    def get_object(self, request, *args, **kwargs):
+        return CommentScope(site_root=request.build_absolute_uri("/").rstrip("/"))
+
+    def title(self, scope: CommentScope) -> str:
+        if scope.post is not None:
+            return f"Comments on: {scope.post.title}"
+        return f"Comments for {settings.SITE_NAME}"
+
+    def link(self, scope: CommentScope) -> str:
+        return scope.post.permalink if scope.post is not None else "/"
+
+    def feed_url(self, scope: CommentScope) -> str:
+        if scope.post is not None:
+            base = scope.post.permalink
+            return base + ("" if base.endswith("/") else "/") + self.feed_path
+        return "/comments/" + self.feed_path
+
+    def description(self, scope: CommentScope) -> str:
+        return settings.SITE_DESCRIPTION
+
+    def items(self, scope: CommentScope):
+        comments = Comment.objects.public().filter(type=Comment.Type.COMMENT)
+        if scope.post is not None:
+            comments = comments.filter(post=scope.post)
+        comments = list(comments.order_by("-date", "-pk")[: settings.FEED_SIZE])
+        for comment in comments:
+            comment.feed_site_root = scope.site_root
+        return comments
+
+    def item_title(self, comment: Comment) -> str:
+        if self.single_post:
+            return f"By: {comment.display_name}"
+        return f"Comment on {comment.post.title} by {comment.display_name}"
+
+    def item_link(self, comment: Comment) -> str:
+        return comment.feed_site_root + comment.get_absolute_url()
+
+    def item_description(self, comment: Comment) -> str:
+        return absolute_links(comment.body_html, base_url=comment.feed_site_root + comment.post.permalink)
+
+    def item_guid(self, comment: Comment) -> str:
+        return self.item_link(comment)
+
+    def item_pubdate(self, comment: Comment):
+        return comment.date
+
+    def item_author_name(self, comment: Comment) -> str:
+        return comment.display_name
+
+    single_post = False
+
+
+class CommentAtomFeed(AtomFeedMixin, CommentFeed):
+    pass
+
+
+class PostCommentFeed(CommentFeed):
+    """The approved comments of one post (WordPress's <permalink>feed/), newest first."""
+
+    single_post = True
+
+    def get_object(self, request, post: Post):
+        scope = super().get_object(request)
+        return CommentScope(site_root=scope.site_root, post=post)
+
+
+class PostCommentAtomFeed(AtomFeedMixin, PostCommentFeed):
     pass

@@ -308,6 +308,147 @@ class AuthorFields:
 
 
 @dataclass
+class CommentSource:
+    """One comment as an export describes it: plain data for `blog.comments.upsert_comments()`.
+
+    Every importer (the Markdown `comments:` list, WXR, Blogger) turns its comments into these.
+
+    - `source_id`: the comment's id at the source (WordPress comment ID, Blogger comment id);
+      it identifies the comment within its post on re-import and becomes the page anchor
+      `#comment-<source_id>`. Required, at most 100 characters.
+    - `parent_source_id`: the `source_id` of the comment this one replies to ('' for none).
+    - `date`: an aware datetime (a naive one is taken to be in the site's TIME_ZONE).
+    - `body`: the text as written (WordPress comment HTML or plain text); it is rendered and
+      sanitized when stored.
+    - `status`: 'approved', 'pending', 'spam' or 'trash'; None when the source does not say
+      (a new comment is then approved, an existing one keeps its moderation status).
+      `wordpress_status()` maps WordPress's comment_approved values.
+    - `type`: 'comment', 'pingback' or 'trackback' (`wordpress_type()` maps WordPress's).
+    - `author_email` and `author_ip` are kept for moderation and never shown.
+    - `source_data`: keys of the source that have no column, in source order, written back
+      by the exporter (the Markdown importer keeps the whole map's key order here).
+    """
+
+    source_id: str
+    date: datetime
+    body: str
+    parent_source_id: str = ""
+    author_name: str = ""
+    author_url: str = ""
+    author_email: str = ""
+    author_ip: str = ""
+    user_agent: str = ""
+    status: str | None = None
+    type: str = "comment"
+    source_data: dict[str, Any] = field(default_factory=dict)
+
+
+COMMENT_STATUSES = ("approved", "pending", "spam", "trash")
+COMMENT_TYPES = ("comment", "pingback", "trackback")
+# The keys jekyll-import writes for each comment, in its order; Kabar adds `parent`, `type`
+# and `status` after them when they are not the defaults.
+COMMENT_KEYS = ("id", "author", "author_email", "author_url", "date", "date_gmt", "content")
+# Keys whose value lives only in a column; source_data keeps them as placeholders (None), in place.
+COMMENT_COLUMN_KEYS = {
+    "author": "author_name",
+    "author_email": "author_email",
+    "author_url": "author_url",
+    "content": "body",
+}
+_WORDPRESS_STATUSES = {
+    "1": "approved",
+    "approve": "approved",
+    "0": "pending",
+    "hold": "pending",
+    "post-trashed": "trash",
+}
+
+
+def wordpress_status(value: Any) -> str:
+    """Return Kabar's comment status for WordPress's comment_approved value ('1', '0', 'spam', 'trash')."""
+    text = _scalar_text(value).strip().lower() if value is not None else ""
+    return text if text in COMMENT_STATUSES else _WORDPRESS_STATUSES.get(text, "pending")
+
+
+def wordpress_type(value: Any) -> str:
+    """Return Kabar's comment type for WordPress's comment_type ('' or 'comment', 'pingback', 'trackback')."""
+    text = str(value or "").strip().lower()
+    return text if text in COMMENT_TYPES else "comment"
+
+
+def _comment_date(item: dict[str, Any], *, index: int, tz: tzinfo) -> datetime:
+    """Return a comment's moment: `date_gmt`'s clock read as UTC when given, else `date`.
+
+    jekyll-import writes both as Ruby Time strings with the offset of the machine that ran it,
+    which is not the blog's; the GMT column's clock is the one value that is right.
+    """
+    gmt = item.get("date_gmt")
+    if isinstance(gmt, str) and gmt.strip() and not gmt.startswith("0000"):
+        try:
+            return parse_date(gmt, key=f"comments[{index}].date_gmt", tz=tz).replace(tzinfo=UTC)
+        except FrontMatterError:
+            pass
+    if item.get("date") in (None, ""):
+        raise FrontMatterError(f"comments[{index}]: has no date")
+    return parse_date(item["date"], key=f"comments[{index}].date", tz=tz)
+
+
+def read_comments(value: Any, *, tz: tzinfo | str) -> list[CommentSource]:
+    """Return the comments of a jekyll-import `comments:` list; raise FrontMatterError naming the bad item.
+
+    Each item is a map with `id`, `author`, `author_email`, `author_url`, `date`, `date_gmt`
+    and `content` (jekyll-import's WordPress importer), and optionally Kabar's `parent`,
+    `status` and `type`. Every other key is kept in `source_data`.
+    """
+    if isinstance(tz, str):
+        tz = ZoneInfo(tz)
+    if not isinstance(value, list):
+        raise FrontMatterError(f"comments is a {_kind(value)}, not a list of comments")
+    comments: list[CommentSource] = []
+    seen: set[str] = set()
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise FrontMatterError(f"comments[{index}] is a {_kind(item)}, not a map")
+        raw_id = item.get("id")
+        if raw_id is None or isinstance(raw_id, bool | dict | list) or not str(raw_id).strip():
+            raise FrontMatterError(f"comments[{index}]: has no id")
+        source_id = _scalar_text(raw_id).strip()
+        if len(source_id) > 100:
+            raise FrontMatterError(f"comments[{index}]: id is longer than 100 characters")
+        if source_id in seen:
+            raise FrontMatterError(f"comments[{index}]: id {source_id} is used by another comment of this post")
+        seen.add(source_id)
+        status = item.get("status")
+        if status is not None:
+            status = wordpress_status(status)
+        comment_type = item.get("type")
+        if comment_type not in (None, "") and str(comment_type).lower() not in COMMENT_TYPES:
+            raise FrontMatterError(f"comments[{index}]: type {comment_type!r} is not comment, pingback or trackback")
+        parent = item.get("parent")
+        # Mapped keys stay in source_data as placeholders: they keep their place in the map.
+        source_data = {key: (None if key in COMMENT_COLUMN_KEYS else val) for key, val in item.items()}
+        comments.append(
+            CommentSource(
+                source_id=source_id,
+                date=_comment_date(item, index=index, tz=tz),
+                body=_text(item.get("content")),
+                parent_source_id="" if parent in (None, "", 0, "0") else _scalar_text(parent).strip(),
+                author_name=_text(item.get("author")),
+                author_url=_text(item.get("author_url")),
+                author_email=_text(item.get("author_email")),
+                status=status,
+                type=wordpress_type(comment_type),
+                source_data=source_data,
+            )
+        )
+    return comments
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else _scalar_text(value)
+
+
+@dataclass
 class PostFields:
     """A post as its file describes it, with the front-matter keys that fed each column."""
 
@@ -330,6 +471,8 @@ class PostFields:
     front_matter: dict[str, Any] = field(default_factory=dict)
     keys: dict[str, list[str]] = field(default_factory=dict)
     file_slug: str = ""
+    comments: list["CommentSource"] = field(default_factory=list)
+    comment_errors: list[str] = field(default_factory=list)
 
 
 def parse_date(value: Any, *, key: str = "date", tz: tzinfo) -> datetime:
@@ -568,6 +711,18 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         if "tags" not in fm and "tags" in taxonomies:
             tags = split_names(taxonomies["tags"])
 
+    comments: list[CommentSource] = []
+    comment_errors: list[str] = []
+    if isinstance(fm.get("comments"), list) and fm["comments"]:
+        # A list of maps is jekyll-import's comments; anything else (`comments: true`, a theme's
+        # switch) is not Kabar's to read and stays an opaque key.
+        try:
+            comments = read_comments(fm["comments"], tz=tz)
+            take("comments", "comments")
+        except FrontMatterError as exc:
+            # The post is still imported; the key is kept as it was, so nothing is lost.
+            comment_errors.append(str(exc))
+
     consumed = {key for keys in used.values() for key in keys}
     return PostFields(
         title=title,
@@ -586,6 +741,8 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         front_matter={key: value for key, value in fm.items() if key not in consumed},
         keys=used,
         file_slug=file_slug,
+        comments=comments,
+        comment_errors=comment_errors,
         **blogger,
     )
 

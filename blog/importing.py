@@ -29,6 +29,7 @@ from taggit.models import Tag, TaggedItem
 
 from blog import frontmatter, rendering
 from blog.caching import batched_changes
+from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, PostFields
 from blog.links import relinking
 from blog.models import Author, Category, Post, RemoteImage, site_host
@@ -57,6 +58,9 @@ class ImportResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    comments: CommentImportResult = field(default_factory=CommentImportResult)
+    # Problems that did not stop a file's post from being imported (a comment that could not be).
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -68,10 +72,16 @@ class ImportResult:
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
+        comments = self.comments
+        comment_counts = (
+            f"; comments: created {comments.created}, updated {comments.updated}, failed {comments.failed}"
+            if comments.created or comments.updated or comments.failed
+            else ""
+        )
         skipped = f", skipped {self.skipped} not posts" if self.skipped else ""
         return (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"failed {self.failed}{skipped} "
+            f"failed {self.failed}{skipped}{comment_counts} "
             f"in {self.seconds:.{2 if self.seconds < 10 else 1}f} s ({self.rate:.0f} posts/s)"
         )
 
@@ -86,6 +96,8 @@ class SourceFile:
     error: str = ""
     listed: bool = False
     rendered: "rendering.Rendered | None" = None  # made by the parallel renderer, when it ran
+    comments: CommentImportResult | None = None  # what happened to the file's comments
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -384,6 +396,9 @@ def import_paths(
             result.skipped += 1
         else:
             setattr(result, outcome, getattr(result, outcome) + 1)
+        result.warnings.extend((item.label, warning) for warning in item.warnings)
+        if item.comments is not None:
+            result.comments.add(item.comments)
         if progress is not None:
             progress(item.label, outcome)
 
@@ -568,6 +583,7 @@ def _import_one(
     dry_run: bool = False,
 ) -> tuple[str, str]:
     """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
+    item.comments, item.warnings = None, [f"comments not imported: {error}" for error in fields.comment_errors]
     too_long = _too_long(fields)
     if too_long:
         return FAILED, too_long
@@ -605,6 +621,9 @@ def _import_one(
             post.render(rendered=item.rendered, cached_images=index.any_cached_images)
         post.save()
         _set_relations(post.pk, category_ids, tag_ids, lookups)
+    if fields.comments:
+        item.comments = upsert_comments(post=post, comments=fields.comments)
+        item.warnings.extend(reason for _source_id, reason in item.comments.failures)
     _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug, host, item.label))
     if id_key is not None:
         lookups.claimed[id_key] = item.label

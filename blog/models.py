@@ -1,5 +1,6 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
+import html
 from datetime import datetime, timedelta
 from datetime import timezone as fixed_zone
 from typing import TYPE_CHECKING
@@ -171,6 +172,10 @@ class Post(models.Model):
         DRAFT = "draft", _("Draft")
         PUBLISHED = "published", _("Published")
 
+    class CommentStatus(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
     source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
     # The old blog's host (of the guid or wordpress_url): ids are unique per blog, not across blogs.
     source_host = models.CharField(max_length=255, blank=True, editable=False)
@@ -200,6 +205,15 @@ class Post(models.Model):
     word_count = models.PositiveIntegerField(default=0, editable=False)
     reading_time = models.PositiveIntegerField(default=0, editable=False, help_text=_("Minutes."))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    comment_status = models.CharField(
+        max_length=10,
+        choices=CommentStatus.choices,
+        default=CommentStatus.OPEN,
+        help_text=_("Whether readers may comment (when comments are on for the site and the post is not too old)."),
+    )
+    comment_count = models.PositiveIntegerField(
+        default=0, editable=False, help_text=_("Approved comments, pingbacks and trackbacks shown on the post.")
+    )
     front_matter = OrderedJSONField(
         default=dict, blank=True, editable=False, help_text=_("Front-matter keys without a column, in file order.")
     )
@@ -517,3 +531,132 @@ class ImageVariant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CommentQuerySet(models.QuerySet):
+    def approved(self) -> "CommentQuerySet":
+        """Return comments readers may see."""
+        return self.filter(status=Comment.Status.APPROVED)
+
+    def public(self) -> "CommentQuerySet":
+        """Return approved comments on posts readers may see, with their post fetched."""
+        return (
+            self.approved()
+            .filter(post__status=Post.Status.PUBLISHED, post__date__lte=timezone.now())
+            .select_related("post")
+            .defer(*(f"post__{name}" for name in ("body", "body_html", "toc", "front_matter", "source_format")))
+        )
+
+
+class Comment(models.Model):
+    """A reader's comment (or a pingback/trackback) on a post: imported, or posted on the site."""
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        PENDING = "pending", _("Pending")
+        SPAM = "spam", _("Spam")
+        TRASH = "trash", _("Trash")
+
+    class Type(models.TextChoices):
+        COMMENT = "comment", _("Comment")
+        PINGBACK = "pingback", _("Pingback")
+        TRACKBACK = "trackback", _("Trackback")
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replies", help_text=_("Replied to.")
+    )
+    source_id = models.CharField(
+        max_length=100,
+        help_text=_("The comment's id at its source (WordPress comment ID, Blogger id); the #comment-… anchor."),
+    )
+    parent_source_id = models.CharField(
+        max_length=100, blank=True, editable=False, help_text=_("The source id of the comment replied to.")
+    )
+    author_name = models.CharField(max_length=255, blank=True)
+    author_url = models.CharField(max_length=500, blank=True)
+    author_email = models.CharField(max_length=254, blank=True, help_text=_("Never shown publicly."))
+    author_ip = models.GenericIPAddressField(null=True, blank=True, help_text=_("Kept for moderation, never shown."))
+    user_agent = models.CharField(max_length=500, blank=True, editable=False)
+    date = models.DateTimeField(default=timezone.now, db_index=True)
+    body = models.TextField(help_text=_("As written; shown rendered and sanitized."))
+    body_html = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.COMMENT)
+    source_data = OrderedJSONField(
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("The source's keys without a column, in source order, so export writes them back alike."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CommentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["date", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "source_id"], name="blog_comment_unique_source_id"),
+        ]
+        indexes = [
+            models.Index(fields=["post", "status", "date"], name="blog_comment_post_status_date"),
+            models.Index(fields=["status", "date"], name="blog_comment_status_date"),
+            models.Index(fields=["author_email", "status"], name="blog_comment_email_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.author_name or _('Anonymous')} on {self.post_id}: {self.body[:40]}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values, *args, **kwargs):
+        instance = super().from_db(db, field_names, values, *args, **kwargs)
+        instance._rendered_from = instance.__dict__.get("body")
+        instance._loaded_status = instance.__dict__.get("status")
+        instance._loaded_parent_id = instance.__dict__.get("parent_id")
+        return instance
+
+    @property
+    def is_shown(self) -> bool:
+        """Return whether readers see the comment (as saved last, or now): a change to it changes pages."""
+        return self.Status.APPROVED in (self.status, getattr(self, "_loaded_status", None))
+
+    @property
+    def display_name(self) -> str:
+        return self.name_for_readers(self.author_name)
+
+    @staticmethod
+    def name_for_readers(author_name: str) -> str:
+        """Return an author's name for readers: entities decoded once (jekyll-import encodes them)."""
+        return html.unescape(author_name) or str(_("Anonymous"))
+
+    @property
+    def anchor(self) -> str:
+        """Return the fragment id of the comment on its post's page, as WordPress had it."""
+        return f"comment-{self.source_id}"
+
+    def get_absolute_url(self) -> str:
+        return f"{self.post.permalink}#{self.anchor}"
+
+    def render(self) -> None:
+        """Render `body` into the stored, sanitized `body_html`."""
+        from blog import rendering
+
+        self.body_html = rendering.render_comment(self.body)
+        self._rendered_from = self.body
+
+    def save(self, *args, **kwargs):
+        if getattr(self, "_rendered_from", None) != self.body:
+            self.render()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "body_html"}
+        if self.parent_id != getattr(self, "_loaded_parent_id", None) and (
+            not self._state.adding or not self.parent_source_id
+        ):
+            # Moved in the admin: the source id follows, or an import and the export would undo it.
+            self.parent_source_id = self.parent.source_id if self.parent_id else ""
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "parent_source_id"}
+        super().save(*args, **kwargs)
+        self._loaded_status = self.status
+        self._loaded_parent_id = self.parent_id

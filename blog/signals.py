@@ -4,7 +4,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from taggit.models import Tag, TaggedItem
 
 from blog.caching import content_changed
-from blog.models import Author, Category, Post, Redirect
+from blog.models import Author, Category, Comment, Post, Redirect
 
 CONTENT_MODELS = (Post, Category, Author, Redirect, Tag, TaggedItem)
 
@@ -22,11 +22,27 @@ def relations_changed(sender, action: str, **kwargs) -> None:
         content_changed()
 
 
+def comment_saved_or_deleted(sender, instance: Comment, **kwargs) -> None:
+    """Recount the post's comments and bump the content version when readers see the change.
+
+    A new pending or spam comment changes no page: a flood of them must not empty the page cache.
+    """
+    if kwargs.get("raw") or not instance.is_shown:
+        return
+    from blog.comments import refresh_comment_counts
+
+    refresh_comment_counts(post_ids=[instance.post_id])
+    content_changed()
+
+
 def connect() -> None:
     """Connect the receivers (called once from BlogConfig.ready())."""
     for model in CONTENT_MODELS:
         post_save.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-save-{model.__name__}")
         post_delete.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-delete-{model.__name__}")
+    post_save.connect(comment_saved_or_deleted, sender=Comment, dispatch_uid="kabar-site-save-Comment")
+    post_delete.connect(comment_saved_or_deleted, sender=Comment, dispatch_uid="kabar-site-delete-Comment")
+
     from blog.links.relinking import post_deleted
 
     post_delete.connect(post_deleted, sender=Post, dispatch_uid="kabar-links-delete")

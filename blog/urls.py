@@ -64,6 +64,9 @@ urlpatterns = [
     *listing("category/", views.CategoryView, feeds.CategoryFeed, feeds.CategoryAtomFeed, "category"),
     *listing("tag/", views.TagView, feeds.TagFeed, feeds.TagAtomFeed, "tag"),
     *listing("author/", views.AuthorView, feeds.AuthorFeed, feeds.AuthorAtomFeed, "author"),
+    path("comments/feed/", cached(feeds.CommentFeed()), name="comment-feed"),
+    path("comments/feed/atom/", cached(feeds.CommentAtomFeed()), name="comment-feed-atom"),
+    path("comments/new/<int:post_id>/", views.CommentFormView.as_view(), name="comment-form"),
     path("sitemap.xml", cached(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", cached(views.robots_txt), name="robots"),
     # Last: posts and pages at their permalinks, and every old address of the site.

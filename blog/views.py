@@ -11,10 +11,11 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.encoding import iri_to_uri
+from django.utils.encoding import escape_uri_path, iri_to_uri
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.generic import (
@@ -28,8 +29,10 @@ from django.views.generic import (
 )
 from taggit.models import Tag
 
+from blog import comments as comment_service
+from blog.forms import CommentForm
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Post
+from blog.models import Author, Category, Comment, Post
 from blog.oldlinks import requested_path, resolve_old_address, wordpress_query_target
 
 # Lists show titles and summaries: leave the heavy columns in the database.
@@ -229,6 +232,10 @@ class PostView(DetailView):
         path = request.path_info
         # path_info is decoded already: it is the key of every spelling of the permalink.
         post = Post.objects.with_list_relations().filter(permalink_key=path).first()
+        if post is None:
+            feed = post_comment_feed(request, path)
+            if feed is not None:
+                return feed
         if post is None or not (post.is_public or can_preview(request.user)):
             target = resolve_old_address(path, request.META.get("QUERY_STRING", ""))
             if target is None:
@@ -262,6 +269,12 @@ class PostView(DetailView):
             newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
             context["previous_post"] = siblings.filter(older).order_by("-date", "-pk").first()
             context["next_post"] = siblings.filter(newer).order_by("date", "pk").first()
+        context["thread"] = comment_service.build_thread(
+            comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
+        )
+        context["comments_open"] = comment_service.comments_open(post)
+        context["comment_form_url"] = reverse("comment-form", args=[post.pk])
+        context["comment_feed_url"] = post.permalink + ("feed/" if post.permalink.endswith("/") else "/feed/")
         context["image_url"] = first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
         context["og_title"] = post.title
@@ -284,10 +297,88 @@ class PostView(DetailView):
             "keywords": [tag.name for tag in context["tags"]],
             "articleSection": [category.name for category in context["categories"]],
             "wordCount": post.word_count,
+            "commentCount": post.comment_count,
         }
         if context["image_url"]:
             data["image"] = absolute(context["image_url"])
         return data
+
+
+def post_comment_feed(request, path: str):
+    """Return the comment feed of the post whose permalink `path` extends with feed/ (or feed/atom/), or None."""
+    from blog.feeds import PostCommentAtomFeed, PostCommentFeed
+
+    for suffix, feed in (("feed/atom/", PostCommentAtomFeed), ("feed/", PostCommentFeed)):
+        if not path.endswith("/" + suffix):
+            continue
+        base = path[: -len(suffix)]
+        permalinks = {base, base.rstrip("/"), escape_uri_path(base), escape_uri_path(base).rstrip("/")}
+        post = (
+            Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
+        )
+        return feed()(request, post=post) if post is not None else None
+    return None
+
+
+class CommentFormView(TemplateView):
+    """The form for a new comment or a reply (its own page: the post pages are cached for everyone)."""
+
+    template_name = "blog/comment_form.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.post_object = get_object_or_404(Post.objects.published(), pk=kwargs["post_id"])
+        response = super().dispatch(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        response.headers["X-Robots-Tag"] = "noindex"
+        return response
+
+    def get(self, request, *args, **kwargs):
+        form = None
+        if comment_service.comments_open(self.post_object) and "sent" not in request.GET:
+            form = CommentForm(post=self.post_object, initial={"parent": request.GET.get("replyto", "")[:100]})
+        return self.render_to_response(self.get_context_data(form=form, sent=request.GET.get("sent")))
+
+    def post(self, request, *args, **kwargs):
+        post = self.post_object
+        if not comment_service.comments_open(post):
+            return self.render_to_response(self.get_context_data(form=None), status=403)
+        form = CommentForm(request.POST, post=post)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form), status=400)
+        address = comment_service.client_ip(request)
+        if comment_service.rate_limited(address):
+            form.add_error(None, _("You have sent many comments in a short time: please wait a few minutes."))
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        data = form.cleaned_data
+        comment = comment_service.submit_comment(
+            post=post,
+            name=data["name"],
+            email=data["email"],
+            url=data["url"],
+            body=data["body"],
+            parent=data["parent"],
+            ip=address,
+            user_agent=request.headers.get("User-Agent", ""),
+            trusted_user=request.user.has_perm("blog.change_comment"),
+        )
+        if comment.status == Comment.Status.APPROVED:
+            return HttpResponseRedirect(comment.get_absolute_url(), status=303)
+        return HttpResponseRedirect(f"{request.path}?sent=1", status=303)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        post = self.post_object
+        context["post"] = post
+        context["comments_open"] = comment_service.comments_open(post)
+        form = context.get("form")
+        parent_id = (form["parent"].value() if form is not None else "") or ""
+        context["reply_to"] = (
+            Comment.objects.approved().filter(post=post, source_id=parent_id).first() if parent_id else None
+        )
+        context["page_title"] = (
+            _("Reply to a comment on “%s”") % post.title if context["reply_to"] else _("Comment on “%s”") % post.title
+        )
+        return context
 
 
 @require_GET

@@ -266,6 +266,28 @@ IMAGE_CACHE_RETRY_BACKOFF = float(os.environ.get("IMAGE_CACHE_RETRY_BACKOFF", "0
 IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
 IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
 
+# Comments (blog/comments.py, README "Comments"). Imported comments are always shown once
+# approved; COMMENTS_ENABLED lets readers post new ones (each post's comment_status decides too).
+COMMENTS_ENABLED = env_bool("COMMENTS_ENABLED", False)
+# Posts older than this many days take no new comments (0: never closed by age).
+COMMENTS_CLOSE_AFTER_DAYS = int(os.environ.get("COMMENTS_CLOSE_AFTER_DAYS", "0"))
+# Replies nest this many levels deep; deeper replies are listed at the last level, oldest first.
+COMMENTS_THREAD_DEPTH = max(1, int(os.environ.get("COMMENTS_THREAD_DEPTH", "5")))
+# The form: the longest body in characters, the fewest seconds between showing the form and
+# sending it (bots are faster), at most this many comments per address per window of seconds.
+COMMENTS_MAX_LENGTH = int(os.environ.get("COMMENTS_MAX_LENGTH", "5000"))
+COMMENTS_MIN_SECONDS = int(os.environ.get("COMMENTS_MIN_SECONDS", "3"))
+COMMENTS_RATE_LIMIT = int(os.environ.get("COMMENTS_RATE_LIMIT", "5"))
+COMMENTS_RATE_WINDOW = int(os.environ.get("COMMENTS_RATE_WINDOW", "600"))
+# A comment with more links than this waits for moderation even from a trusted commenter.
+COMMENTS_MAX_LINKS = int(os.environ.get("COMMENTS_MAX_LINKS", "2"))
+# New comments wait for moderation; with this on, a commenter (same name and email) who has
+# an approved comment already is published at once.
+COMMENTS_TRUST_RETURNING = env_bool("COMMENTS_TRUST_RETURNING", False)
+# Behind a reverse proxy: the request header holding the client's address, e.g.
+# X-Forwarded-For (its last address is used: the one your proxy saw). Unset: REMOTE_ADDR.
+COMMENTS_IP_HEADER = os.environ.get("COMMENTS_IP_HEADER", "")
+
 # PostgreSQL full-text search configuration (language): "simple" suits blogs in several
 # languages; "english", "italian", "spanish", … stem words. The GIN index is built with the
 # value in force when migrations run.

@@ -122,6 +122,7 @@ def _change_form_data(client, post, **changes):
         "layout": post.layout,
         "categories": [c.pk for c in post.categories.all()],
         "tags": ", ".join(post.tags.names()),
+        "comment_status": post.comment_status,
     }
     data.update(_inline_data(client, reverse("admin:blog_post_change", args=[post.pk])))
     data.update(changes)
@@ -242,6 +243,7 @@ def test_a_new_post_without_permalink_gets_one_from_date_and_slug(admin_client, 
         "author": author.pk,
         "layout": "post",
         "tags": "",
+        "comment_status": "open",
         **_inline_data(admin_client, reverse("admin:blog_post_add")),
     }
     response = admin_client.post(reverse("admin:blog_post_add"), data)

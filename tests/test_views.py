@@ -312,7 +312,7 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
     newest = posts[0]
     month = f"/{newest.date:%Y/%m}/"
     budgets = [
-        (newest.permalink, 5),  # post, categories, tags, previous, next
+        (newest.permalink, 6),  # post, categories, tags, comments, previous, next
         ("/", 5),  # years, count, page, categories, tags
         # an empty month is a 404: exists, then days, count, page, categories, tags, previous and next month
         (month, 8),

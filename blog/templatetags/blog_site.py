@@ -31,3 +31,10 @@ def first_image(body_html: str) -> str:
 def ld_json(value) -> str:
     """Return `value` as JSON safe inside <script type="application/ld+json">."""
     return mark_safe(json.dumps(value, ensure_ascii=False, default=str).translate(_SCRIPT_ESCAPES))
+
+
+@register.filter
+def web_url(url: str) -> str:
+    """Return `url` when it is an http(s) address a reader may follow, else '' (no javascript: links)."""
+    url = (url or "").strip()
+    return url if url.lower().startswith(("http://", "https://")) and " " not in url else ""

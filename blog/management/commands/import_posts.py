@@ -43,14 +43,16 @@ class Command(BaseCommand):
             )
         finally:
             bar.close()
-        for label, reason in result.failures:
+        for label, reason in [*result.failures, *result.warnings]:
             self.stderr.write(f"{label}: {reason}")
         if verbosity >= 1:
             prefix = "dry run, nothing written: would have " if options["dry_run"] else ""
-            style = self.style.ERROR if result.failed else self.style.SUCCESS
+            style = self.style.ERROR if result.failed or result.warnings else self.style.SUCCESS
             self.stdout.write(style(prefix + result.summary()))
         if options["traceback"]:
             for label, trace in result.tracebacks:
                 self.stderr.write(f"{label}:\n{trace}")
         if result.failed:
             raise CommandError(f"{result.failed} of {result.total} files failed to import", returncode=1)
+        if result.warnings:
+            raise CommandError(f"{len(result.warnings)} problems with comments (posts imported)", returncode=1)
