@@ -4,7 +4,7 @@ Imports the repository's real-world posts (the corpus, under the names their exp
 them, and the sample) into a temporary SQLite database, lists every address the old sites
 answered for them, from the files alone: the permalink (and the upper-case spelling browsers
 send for a percent-encoded one), the guid's path and query, `/?p=<id>`, Blogger's URLs (with
-`?m=1`), `/search/label/X` and `/feeds/posts/default`, the year, month and day archives and the
+`?m=1`), `/search/label/X` and `/feeds/posts/default`, the post's comment feed, the year, month and day archives and the
 category, tag and author pages, each with its feed. Each address is requested through the
 site's real URL conf (Django's test client, the path spelled as the client sent it) and counts
 when it answers 200, or one 301 to a page that answers 200. Prints the ones that do not, then
@@ -71,6 +71,8 @@ def old_addresses(path: Path) -> list[str]:
     addresses = [fields.permalink]
     if upper_spelling(fields.permalink) != fields.permalink:
         addresses.append(upper_spelling(fields.permalink))
+    if fields.permalink.endswith("/"):
+        addresses.append(fields.permalink + "feed/")  # the post's comment feed
     if fields.source_id is not None:
         addresses.append(f"/?p={fields.source_id}")
     guid = urlsplit(fields.guid)

@@ -72,17 +72,17 @@ class ImportResult:
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
+        skipped = f", skipped {self.skipped} not posts" if self.skipped else ""
         comments = self.comments
         comment_counts = (
             f"; comments: created {comments.created}, updated {comments.updated}, failed {comments.failed}"
             if comments.created or comments.updated or comments.failed
             else ""
         )
-        skipped = f", skipped {self.skipped} not posts" if self.skipped else ""
         return (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"failed {self.failed}{skipped}{comment_counts} "
-            f"in {self.seconds:.{2 if self.seconds < 10 else 1}f} s ({self.rate:.0f} posts/s)"
+            f"failed {self.failed}{skipped}{comment_counts} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s "
+            f"({self.rate:.0f} posts/s)"
         )
 
 

@@ -5,7 +5,7 @@ from django.urls import path, re_path
 
 from blog import feeds, views
 from blog.caching import cache_public_page as cached
-from blog.oldlinks import POST_URL_NAME, fallback_to_old_address
+from blog.oldlinks import fallback_to_old_address
 from blog.sitemaps import SITEMAPS
 
 home = cached(views.HomeView.as_view())
@@ -70,5 +70,5 @@ urlpatterns = [
     path("sitemap.xml", cached(sitemap), {"sitemaps": SITEMAPS}, name="sitemap"),
     path("robots.txt", cached(views.robots_txt), name="robots"),
     # Last: posts and pages at their permalinks, and every old address of the site.
-    re_path(r"^.*$", cached(views.PostView.as_view()), name=POST_URL_NAME),
+    re_path(r"^.*$", cached(views.PostView.as_view()), name=views.POST_URL_NAME),
 ]

@@ -25,8 +25,7 @@ def learn_hosts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blog', '0004_comments'),
-        ('blog', '0004_old_addresses_and_local_dates'),
+        ('blog', '0005_old_addresses_and_local_dates'),
     ]
 
     operations = [
