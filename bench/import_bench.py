@@ -113,6 +113,7 @@ def main() -> int:
     try:
         os.environ["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
         os.environ["MEDIA_ROOT"] = str(work / "media")
+        os.environ["CACHE_DIR"] = str(work / "cache")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         sys.path.insert(0, str(REPO))
         import django
@@ -156,10 +157,12 @@ def main() -> int:
             f"peak memory during import and re-import: {peak_mb:.0f} MB in the importing process "
             f"(target < 300 MB), {worker_mb:.0f} MB in each render worker"
         )
+        # Ratios measured in this run, so that a slower or busier machine does not fail them.
+        reimport_share = second.seconds / first.seconds
+        print(f"re-import:  {reimport_share:.1%} of the import's time (target ≤ 5%)")
         targets = [
-            ("import under 30 s", first.seconds < 30 * args.posts / 10_000),
-            ("re-import under 10 s", second.seconds < 10 * args.posts / 10_000),
             ("import throughput ≥ half the reference", ratio >= 0.5),
+            ("re-import ≤ 5% of the import's time", reimport_share <= 0.05),
             ("peak memory < 300 MB", peak_mb < 300),
         ]
         for name, met in targets:

@@ -159,6 +159,7 @@ def main() -> None:
         "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
         "STATIC_ROOT": str(workdir / "static"),
         "MEDIA_ROOT": str(workdir / "media"),
+        "CACHE_DIR": str(workdir / "cache"),  # the embedded default's file cache, this run's own
         "ALLOWED_HOSTS": "127.0.0.1",
         "SECURE_SSL_REDIRECT": "0",  # plain HTTP on 127.0.0.1; production sits behind TLS
         "DJANGO_SETTINGS_MODULE": "config.settings",

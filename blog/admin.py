@@ -1,6 +1,7 @@
 """Admin editing of posts, authors, categories, old URLs and cached images."""
 
 import html
+import itertools
 import json
 import re
 from datetime import datetime
@@ -9,11 +10,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
+from django.utils.text import Truncator, slugify
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from markdownx.models import MarkdownxField
@@ -37,6 +39,43 @@ def first_image_url(*, body_html: str) -> str:
     """Return the address of the first image in the rendered HTML, or ''."""
     match = _FIRST_IMAGE.search(body_html)
     return html.unescape(match.group(1)) if match else ""
+
+
+def same_text(*, submitted: str, stored: str) -> str:
+    """Return the text to store for a submitted textarea: `stored` itself when only line endings differ.
+
+    Browsers submit every line break of a textarea as CRLF. An unchanged text keeps its bytes;
+    a changed one keeps the line endings the stored text used.
+    """
+    text = submitted.replace("\r\n", "\n")
+    if text == stored.replace("\r\n", "\n"):
+        return stored
+    return text.replace("\n", "\r\n") if "\r\n" in stored else text
+
+
+# The admin is Kabar's: its name in the header and the page titles. The list of every model
+# beside each page is left out: the lists and forms need the width (a post list fits 1280 px).
+admin.site.site_header = _("Kabar")
+admin.site.site_title = _("Kabar admin")
+admin.site.index_title = _("Your blog")
+admin.site.enable_nav_sidebar = False
+
+
+def editor_author(user) -> Author:
+    """Return the author who is `user`, linking an unlinked author of the same name or creating one."""
+    author = Author.objects.filter(user=user).first()
+    if author is not None:
+        return author
+    slug = slugify(user.get_username(), allow_unicode=True) or "editor"
+    author = Author.objects.filter(slug=slug, user__isnull=True).first()
+    if author is None:
+        taken = set(Author.objects.filter(slug__startswith=slug).values_list("slug", flat=True))
+        candidates = (slug if n == 1 else f"{slug}-{n}" for n in itertools.count(1))
+        unique = next(candidate for candidate in candidates if candidate not in taken)
+        author = Author(name=user.get_username(), slug=unique, display_name=user.get_full_name(), email=user.email)
+    author.user = user
+    author.save()
+    return author
 
 
 # What the import brought along, shown read-only in a collapsed fieldset.
@@ -117,6 +156,18 @@ class TagListFilter(admin.SimpleListFilter):
         return {f"{index}__c": counts.get(slug, 0) for index, (slug, _name) in enumerate(self.lookup_choices)}
 
 
+class PostBodyWidget(AdminMarkdownxWidget):
+    """The markdownx editor whose preview renders as the post being edited (see blog.editor.markdownify)."""
+
+    preview_url = ""
+
+    def add_markdownx_attrs(self, attrs):
+        attrs = super().add_markdownx_attrs(attrs)
+        if self.preview_url:
+            attrs["data-markdownx-urls-path"] = self.preview_url
+        return attrs
+
+
 class PostAdminForm(forms.ModelForm):
     class Meta:
         model = Post
@@ -136,8 +187,14 @@ class PostAdminForm(forms.ModelForm):
             "comment_status",
         ]
 
+    # Texts kept byte for byte: a body's leading newline or trailing spaces are the file's own.
+    VERBATIM_FIELDS = ("body", "excerpt")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in self.VERBATIM_FIELDS:
+            if name in self.fields:
+                self.fields[name].strip = False
         if "permalink" in self.fields:
             self.fields["permalink"].required = False
             self.fields["permalink"].help_text = _(
@@ -147,6 +204,9 @@ class PostAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean()
+        for name in self.VERBATIM_FIELDS:
+            if isinstance(cleaned_data.get(name), str):
+                cleaned_data[name] = same_text(submitted=cleaned_data[name], stored=getattr(self.instance, name) or "")
         slug, date = cleaned_data.get("slug"), cleaned_data.get("date")
         if "permalink" not in self.fields or not slug or not date:
             return cleaned_data
@@ -166,7 +226,7 @@ class PostAdminForm(forms.ModelForm):
 @admin.register(Post)
 class PostAdmin(admin.ModelAdmin):
     form = PostAdminForm
-    list_display = ["thumbnail", "title", "author", "date", "status", "category_list", "comment_count"]
+    list_display = ["thumbnail", "title", "author", "short_date", "status", "category_list", "comment_count"]
     list_display_links = ["thumbnail", "title"]
     list_filter = ["status", "layout", "categories", TagListFilter, "author"]
     show_facets = admin.ShowFacets.ALWAYS
@@ -174,7 +234,7 @@ class PostAdmin(admin.ModelAdmin):
     date_hierarchy = "date"
     prepopulated_fields = {"slug": ["title"]}
     autocomplete_fields = ["author", "categories"]
-    formfield_overrides = {MarkdownxField: {"widget": AdminMarkdownxWidget}}
+    formfield_overrides = {MarkdownxField: {"widget": PostBodyWidget}}
     actions = ["publish", "unpublish", "rerender", "recache_images"]
     readonly_fields = [*SOURCE_FIELDS, "comment_thread"]
     fieldsets = [
@@ -198,13 +258,30 @@ class PostAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("author").prefetch_related("categories")
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        body = form.base_fields.get("body")
+        if obj is not None and body is not None:  # a new form class per request: its widget is ours
+            body.widget.preview_url = f"{reverse('markdownx_markdownify')}?post={obj.pk}"
+        return form
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "author" not in initial:  # a new post is the editor's own
+            initial["author"] = editor_author(request.user).pk
+        return initial
+
+    @admin.display(description=_("date"), ordering="date")
+    def short_date(self, obj):
+        return format_html(
+            '<time datetime="{}">{}</time>', obj.date.isoformat(), f"{timezone.localtime(obj.date):%Y-%m-%d}"
+        )
+
     def view_on_site(self, obj):
         # Straight to the permalink: the site shows staff drafts and scheduled posts there.
         return obj.get_absolute_url()
 
     def save_model(self, request, obj, form, change):
-        if change and form.has_changed() and "modified" not in form.changed_data:
-            obj.modified = timezone.now()  # the last edit: what the sitemap and feeds report
         super().save_model(request, obj, form, change)
         # Queued, run by a worker after the commit: saving never waits for remote downloads.
         enqueue_image_caching(post_ids=[obj.pk])
@@ -306,13 +383,14 @@ def _thumbnail(image):
         return "—"
     variants = list(image.variants.all())
     name = variants[0].name if variants else image.original
-    return format_html('<img src="{}" alt="" style="max-width:80px;max-height:60px">', default_storage.url(name))
+    return format_html('<img src="{}" alt="" style="max-width:64px;max-height:48px">', default_storage.url(name))
 
 
 @admin.register(RemoteImage)
 class RemoteImageAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "url", "status", "dimensions", "size", "attempts", "last_error", "fetched_at"]
-    list_display_links = ["url"]
+    list_display = ["thumbnail", "status", "short_url", "dimensions", "file_size", "tries", "error_summary", "fetched"]
+    list_display_links = ["short_url"]
+    show_facets = admin.ShowFacets.ALWAYS
     list_filter = ["status", "format"]
     search_fields = ["url"]
     actions = ["retry"]
@@ -348,7 +426,32 @@ class RemoteImageAdmin(admin.ModelAdmin):
     def thumbnail(self, obj):
         return _thumbnail(obj)
 
-    @admin.display(description=_("size"), ordering="width")
+    @admin.display(description=_("URL"), ordering="url")
+    def short_url(self, obj):
+        return format_html('<span class="kabar-clip" title="{}">{}</span>', obj.url, obj.url)
+
+    @admin.display(description=_("fetched"), ordering="fetched_at")
+    def fetched(self, obj):
+        if not obj.fetched_at:
+            return "—"
+        when = timezone.localtime(obj.fetched_at)
+        return format_html(
+            '<time datetime="{}" title="{}">{}</time>', when.isoformat(), f"{when:%H:%M}", f"{when:%Y-%m-%d}"
+        )
+
+    @admin.display(description=_("bytes"), ordering="size")
+    def file_size(self, obj):
+        return filesizeformat(obj.size) if obj.size else "—"
+
+    @admin.display(description=_("tries"), ordering="attempts")
+    def tries(self, obj):
+        return obj.attempts
+
+    @admin.display(description=_("last error"))
+    def error_summary(self, obj):
+        return format_html('<span class="kabar-clip" title="{}">{}</span>', obj.last_error, obj.last_error)
+
+    @admin.display(description=_("pixels"), ordering="width")
     def dimensions(self, obj):
         return f"{obj.width}\u00d7{obj.height}" if obj.width else "—"
 

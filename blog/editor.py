@@ -7,9 +7,7 @@ markdownx's JavaScript sends the token with every request.
 
 from functools import wraps
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -43,9 +41,18 @@ def editor_endpoint(view):
 
 @editor_endpoint
 def markdownify(request):
-    """Return the preview: the body rendered exactly as the public page shows it."""
-    render = import_string(settings.MARKDOWNX_MARKDOWNIFY_FUNCTION)
-    return HttpResponse(render(request.POST.get("content", "")), content_type="text/html; charset=utf-8")
+    """Return the preview: the body rendered by the path that renders the public page (Post.render).
+
+    `?post=<id>` (set by the change form's widget) renders it as that post: its front-matter
+    values for `{{ title }}`, its address for relative image URLs, and its cached images.
+    """
+    from blog.models import Post
+
+    post_id = request.GET.get("post", "")
+    post = (Post.objects.filter(pk=post_id).first() if post_id.isdigit() else None) or Post()
+    post.body = request.POST.get("content", "")
+    post.render()
+    return HttpResponse(post.body_html, content_type="text/html; charset=utf-8")
 
 
 @editor_endpoint

@@ -48,7 +48,9 @@ class PostFeed(Feed):
         return settings.SITE_DESCRIPTION
 
     def items(self, scope: FeedScope):
-        queryset = self.filter_items(Post.objects.published().posts().with_list_relations(), scope)
+        queryset = self.filter_items(
+            Post.objects.published().posts().with_list_relations().prefetch_related("tags"), scope
+        )
         posts = list(queryset[: settings.FEED_SIZE])
         for post in posts:
             # Items only get themselves: carry the request's root along for absolute URLs.

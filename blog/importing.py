@@ -335,15 +335,17 @@ class _ParallelRenderer:
         self.workers = os.cpu_count() or 1
         self.pool: ProcessPoolExecutor | None = None
 
-    def submit(self, items: list[tuple[str, str]]) -> list[Future] | None:
+    def submit(self, items: list[tuple[str, str]]) -> list[Future | None] | None:
         """Start rendering each (body, excerpt); None when each save had better render its own."""
         if self.workers < 2 or len(items) < PARALLEL_RENDER_MIN_FILES:
             return None
         if self.pool is None:
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
-        return [self.pool.submit(rendering.render_pair, item) for item in items]
+        # A body that names front-matter values ({{ title }}) is rendered by its save, from the
+        # post's own fields (rare: not worth sending the values across).
+        return [None if "{{" in item[0] else self.pool.submit(rendering.render_pair, item) for item in items]
 
-    def results(self, futures: list[Future]) -> list[rendering.Rendered | None]:
+    def results(self, futures: list[Future | None]) -> list[rendering.Rendered | None]:
         """Return what the workers rendered; None for each body when the pool broke down.
 
         A pool cannot start, for one, when the importing program is a script without an
@@ -351,7 +353,7 @@ class _ParallelRenderer:
         small import: slower, never wrong.
         """
         try:
-            return [future.result() for future in futures]
+            return [future.result() if future is not None else None for future in futures]
         except BrokenProcessPool:
             logger.warning("import: the render worker processes stopped; rendering in this process")
             self.workers = 1
@@ -368,7 +370,7 @@ class _Batch:
 
     parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]]
     hashes: dict[int, str]
-    rendering: list[Future] | None = None
+    rendering: list[Future | None] | None = None
 
 
 def import_paths(

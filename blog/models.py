@@ -160,8 +160,8 @@ class PostQuerySet(models.QuerySet):
         return self.filter(Q(title__icontains=query) | Q(body__icontains=query))
 
     def with_list_relations(self) -> "PostQuerySet":
-        """Return the queryset with what a list of posts shows fetched in a fixed number of queries."""
-        return self.select_related("author").prefetch_related("categories", "tags")
+        """Return the queryset with what a list of posts shows (author, categories) fetched in fixed queries."""
+        return self.select_related("author").prefetch_related("categories")
 
 
 class Post(models.Model):
@@ -247,6 +247,10 @@ class Post(models.Model):
 
     objects = PostQuerySet.as_manager()
 
+    # What the stored HTML is rendered from: the body, the excerpt, and the front-matter values
+    # a body may name as {{ key }} (template_variables).
+    RENDER_INPUT_FIELDS = frozenset({"body", "excerpt", "title", "layout", "guid", "permalink", "front_matter"})
+
     class Meta:
         ordering = ["-date", "-pk"]
         get_latest_by = "date"
@@ -266,7 +270,9 @@ class Post(models.Model):
     def from_db(cls, db, field_names, values, *args, **kwargs):
         # *args/**kwargs: Django 6.1 passes fetch_mode; 5.2 does not.
         instance = super().from_db(db, field_names, values, *args, **kwargs)
-        instance._rendered_from = (instance.__dict__.get("body"), instance.__dict__.get("excerpt"))
+        loaded = instance.__dict__
+        # Deferred fields are not fetched for this: a save of such an instance renders again.
+        instance._rendered_from = instance._render_inputs() if loaded.keys() >= Post.RENDER_INPUT_FIELDS else None
         instance._loaded_permalink = instance.__dict__.get("permalink")
         if {"permalink", "status", "date"} <= instance.__dict__.keys():
             instance._linked_state = (instance.permalink, instance.is_public)
@@ -312,6 +318,25 @@ class Post(models.Model):
     def is_scheduled(self) -> bool:
         return self.status == self.Status.PUBLISHED and self.date > timezone.now()
 
+    def template_variables(self) -> dict[str, str]:
+        """Return the front-matter values the body may name as `{{ key }}` (none when it names none)."""
+        from blog import rendering
+
+        if "{{" not in (self.body or ""):
+            return {}
+        columns = {
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "layout": self.layout,
+            "guid": self.guid,
+            "permalink": self.permalink,
+        }
+        return rendering.template_variables({**columns, **(self.front_matter or {})})
+
+    def _render_inputs(self) -> tuple:
+        """Return what the stored HTML is rendered from: body, excerpt, and the values the body names."""
+        return (self.body, self.excerpt, self.template_variables())
+
     def render(self, *, rendered: "rendering.Rendered | None" = None, cached_images: bool = True) -> None:
         """Render `body` into the stored HTML, table of contents, summary and counts.
 
@@ -324,7 +349,7 @@ class Post(models.Model):
         from blog.links.rewriting import rewrite_links
 
         if rendered is None:
-            rendered = rendering.render_post(self.body, excerpt=self.excerpt)
+            rendered = rendering.render_post(self.body, excerpt=self.excerpt, variables=self.template_variables())
         # Cached remote images are served from Kabar's media (one query when there are images).
         body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
         # Links to the old site point at the current address of what they name.
@@ -335,7 +360,7 @@ class Post(models.Model):
         self.summary = rendered.summary
         self.word_count = rendered.word_count
         self.reading_time = rendered.reading_time
-        self._rendered_from = (self.body, self.excerpt)
+        self._rendered_from = self._render_inputs()
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
@@ -357,7 +382,7 @@ class Post(models.Model):
             written = set(kwargs["update_fields"])
             kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
         # Every save path stores the same HTML: render when the source changed.
-        if getattr(self, "_rendered_from", None) != (self.body, self.excerpt) or (not self.body_html and self.body):
+        if getattr(self, "_rendered_from", None) != self._render_inputs() or (not self.body_html and self.body):
             self.render()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None:

@@ -8,8 +8,11 @@ The body goes through four stages:
 
 1. **Liquid and shortcodes** (text in, text out). ``{% raw %}`` content is set aside first
    and put back untouched; ``{% highlight x %}`` becomes a fenced code block;
-   ``{{ site.url }}``/``{{ site.baseurl }}`` become ``settings.SITE_URL``; every other Liquid
-   tag stays visible as text and is never executed. Outside code (fences, ``<pre>``,
+   ``{{ site.url }}``/``{{ site.baseurl }}`` become ``settings.SITE_URL``; outside code, a
+   variable that names a front-matter key (``{{ title }}``, ``{{ image }}``,
+   ``{{ page.image }}``) becomes that value, escaped, and an ``<img>`` whose source is still
+   template code is dropped; every other Liquid tag or expression stays visible as text and
+   is never executed. Outside code (fences, ``<pre>``,
    ``<code>``, backtick spans), WordPress shortcodes are turned into what WordPress showed:
    ``[caption]`` → ``<figure>``/``<figcaption>``, ``[embed]`` and a bare YouTube/Vimeo URL on
    its own line → a responsive ``<iframe>`` wrapper, ``[sourcecode]``/``[code]`` → fenced
@@ -49,6 +52,7 @@ import html
 import math
 import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -247,6 +251,17 @@ _LIQUID_HIGHLIGHT = re.compile(
     r"\{%-?\s*highlight\s+([\w+#.-]+)[^%]*-?%\}[ \t]*\n?(.*?)\{%-?\s*endhighlight\s*-?%\}", re.S
 )
 _LIQUID_SITE_URL = re.compile(r"(?:\{\{-?\s*site\.(?:url|baseurl)\s*-?\}\})+")
+# "{{ title }}", "{{ page.image }}": a variable the old generator filled from the front matter.
+# Only a bare name is filled; filters, expressions and tags stay visible text, never evaluated.
+_TEMPLATE_VARIABLE = re.compile(r"\{\{-?\s*(?:page\.)?([A-Za-z_][\w-]*)\s*-?\}\}")
+# An <img> whose source is still template code (a post without the `image` key): the old site's
+# `{% if image %}` showed nothing there, and a browser would show a broken image.
+_TEMPLATE_IMG = re.compile(
+    r"""<img\b[^>]*?\ssrc\s*=\s*["']?\s*\{[{%][^>]*>|!\[[^\[\]\n]*\]\(\s*\{[{%][^()\n]*?[}%]\}\s*\)""", re.I
+)
+# A filled value is text: HTML's specials and Markdown's punctuation become character
+# references, which read the same in Markdown text, raw HTML and attribute values alike.
+_VALUE_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>\"'\\`*_[]()#!|~{}"}
 _ZOLA_FIGURE = re.compile(r'\{%\s*figure\(\s*caption\s*=\s*"([^"]*)"\s*\)\s*%\}(.*?)\{%\s*end\s*%\}', re.S)
 # Regions where shortcodes are shown, not run: fenced code, <pre>, <code> and backtick spans.
 _CODE_REGION = re.compile(
@@ -417,8 +432,6 @@ def _provider_url(provider: str, value: str) -> str:
 
 def _outside_code(text: str, *, transform) -> str:
     """Return `text` with `transform` applied to everything but code."""
-    if not _TRANSFORM_HINT.search(text):
-        return text
     pieces, position = [], 0
     for match in _CODE_REGION.finditer(text):
         pieces += [transform(text[position : match.start()]), match[0]]
@@ -427,7 +440,17 @@ def _outside_code(text: str, *, transform) -> str:
     return "".join(pieces)
 
 
-def _prepare(body: str) -> str:
+def _fill_variables(text: str, *, variables: Mapping[str, str]) -> str:
+    """Return `text` with each template variable that names a front-matter key replaced by its escaped value."""
+
+    def value(match: re.Match) -> str:
+        found = variables.get(match[1])
+        return match[0] if found is None else found.translate(_VALUE_ESCAPES)
+
+    return _TEMPLATE_IMG.sub("", _TEMPLATE_VARIABLE.sub(value, text))
+
+
+def _prepare(body: str, *, variables: Mapping[str, str] | None = None) -> str:
     """Return `body` with Liquid and WordPress shortcodes turned into Markdown/HTML."""
     text = body.replace("\r\n", "\n").replace("\r", "\n")
     raw_blocks: list[str] = []
@@ -445,7 +468,11 @@ def _prepare(body: str) -> str:
     if "{{" in text:
         site_url = _site_url()
         text = _LIQUID_SITE_URL.sub(lambda m: site_url, text)
-    text = _outside_code(text, transform=_shortcodes)
+        if "{{" in text:
+            # Outside code only: a code sample showing "{{ title }}" (Vue, Angular, Jekyll) stays as written.
+            text = _outside_code(text, transform=functools.partial(_fill_variables, variables=variables or {}))
+    if _TRANSFORM_HINT.search(text):
+        text = _outside_code(text, transform=_shortcodes)
     if raw_blocks:
         text = re.sub(f"{_RAW}(\\d+){_RAW}", lambda m: raw_blocks[int(m[1])], text)
     return text
@@ -847,9 +874,13 @@ def _count_words(text: str) -> int:
     return cjk + len(_WORD.findall(text))
 
 
-def render_post(body: str, *, excerpt: str = "") -> Rendered:
-    """Return the rendered post: sanitized HTML, table of contents, summary and counts."""
-    source = _prepare(body or "")
+def render_post(body: str, *, excerpt: str = "", variables: Mapping[str, str] | None = None) -> Rendered:
+    """Return the rendered post: sanitized HTML, table of contents, summary and counts.
+
+    `variables`: the post's front-matter values, for the `{{ key }}`/`{{ page.key }}` the
+    body names (see `template_variables`).
+    """
+    source = _prepare(body or "", variables=variables)
     md = _markdown(
         wpautop=_is_wordpress_html(source),
         footnotes="[^" in source,
@@ -876,6 +907,15 @@ def render_post(body: str, *, excerpt: str = "") -> Rendered:
         word_count=words,
         reading_time=math.ceil(words / WORDS_PER_MINUTE) if words else 0,
     )
+
+
+def template_variables(front_matter: Mapping[str, object]) -> dict[str, str]:
+    """Return the front-matter values a body may name as `{{ key }}`: text and numbers only."""
+    return {
+        key: str(value)
+        for key, value in front_matter.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
 
 
 def render_pair(item: tuple[str, str]) -> Rendered:

@@ -14,8 +14,8 @@ class PostSitemap(Sitemap):
         return Post.objects.published().filter(layout=self.layout).only("permalink", "date", "modified")
 
     def lastmod(self, post: Post):
-        # The post's own last change (front-matter modified_time, or an editor's save), never
-        # the moment an import wrote the row.
+        # The post's own last change (front-matter modified_time, or the Modified field an editor
+        # sets), never the moment an import or a save wrote the row.
         return max(moment for moment in (post.date, post.modified) if moment)
 
 

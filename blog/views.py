@@ -7,8 +7,11 @@ the permalink) and otherwise asks `blog.oldlinks.resolve_old_address` where an o
 the site lives now, answering with one permanent redirect there.
 """
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
@@ -30,6 +33,7 @@ from django.views.generic import (
 from taggit.models import Tag
 
 from blog import comments as comment_service
+from blog.caching import per_content_version
 from blog.forms import CommentForm
 from blog.html_links import first_image_src
 from blog.models import Author, Category, Comment, Post
@@ -64,6 +68,17 @@ class PublishedPostsMixin:
     def get_queryset(self):
         return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
 
+    def known_count(self) -> int | None:
+        """Return how many posts the list has when the archive index knows it (None: count them)."""
+        return None
+
+    def get_paginator(self, queryset, per_page, **kwargs):
+        paginator = super().get_paginator(queryset, per_page, **kwargs)
+        count = self.known_count()
+        if count is not None:
+            paginator.count = count  # no COUNT(*) over every post
+        return paginator
+
     def paginate_queryset(self, queryset, page_size):
         # Fetch relations for the page shown only: the date views also query the queryset for
         # the previous and next month, which must not prefetch anything.
@@ -76,9 +91,40 @@ class PublishedPostsMixin:
         return context
 
 
+def archive_months(request=None) -> list[dict]:
+    """Return every month with published posts, newest first, with its number of posts.
+
+    The archive index: computed once per content version (any change, a scheduled post
+    coming due) and shared through the cache, so that the home page's years, the archives
+    page and the page counts need no scan of every post.
+    """
+
+    def compute() -> list[dict]:
+        months = (
+            Post.objects.published()
+            .posts()
+            .annotate(month=TruncMonth("local_date"))  # the day the author saw: dates, not datetimes
+            .values("month")
+            .annotate(count=Count("pk"))
+            .order_by("-month")
+        )
+        return list(months)
+
+    return per_content_version("archive-months", compute, request=request)
+
+
 class HomeView(PublishedPostsMixin, ArchiveIndexView):
     date_list_period = "year"
     template_name = "blog/post_archive.html"
+
+    def get_date_list(self, queryset, date_type=None, ordering="DESC"):
+        years = {}
+        for entry in archive_months(self.request):
+            years.setdefault(entry["month"].year, entry["month"])
+        return list(years.values())
+
+    def known_count(self) -> int:
+        return sum(entry["count"] for entry in archive_months(self.request))
 
     def get(self, request, *args, **kwargs):
         target = wordpress_query_target(request.GET)
@@ -97,7 +143,33 @@ class YearView(PublishedPostsMixin, YearArchiveView):
 
 
 class MonthView(PublishedPostsMixin, MonthArchiveView):
+    """A month's posts; whether it has any, how many, and its neighbours come from the archive index."""
+
     allow_empty = False
+
+    def _months(self) -> list[date]:
+        return [entry["month"] for entry in archive_months(self.request)]  # newest first
+
+    def known_count(self) -> int:
+        year, month = int(self.get_year()), int(self.get_month())
+        counts = [
+            e["count"] for e in archive_months(self.request) if (e["month"].year, e["month"].month) == (year, month)
+        ]
+        return sum(counts)
+
+    def get_dated_queryset(self, **lookup):
+        if not self.known_count():
+            raise Http404(_("No posts in this month."))
+        return self.get_queryset().filter(**lookup)  # published: nothing in the future
+
+    def get_date_list(self, queryset, date_type=None, ordering="ASC"):
+        return []  # the month page lists no days
+
+    def get_next_month(self, date):
+        return next((month for month in reversed(self._months()) if month > date), None)
+
+    def get_previous_month(self, date):
+        return next((month for month in self._months() if month < date.replace(day=1)), None)
 
 
 class DayView(PublishedPostsMixin, DayArchiveView):
@@ -211,15 +283,7 @@ class ArchivesView(TemplateView):
     template_name = "blog/archives.html"
 
     def get_context_data(self, **kwargs):
-        months = (
-            Post.objects.published()
-            .posts()
-            .annotate(month=TruncMonth("local_date"))
-            .values("month")
-            .annotate(count=Count("pk"))
-            .order_by("-month")
-        )
-        return super().get_context_data(months=months, page_title=_("Archives"), **kwargs)
+        return super().get_context_data(months=archive_months(self.request), page_title=_("Archives"), **kwargs)
 
 
 def can_preview(user) -> bool:
@@ -236,7 +300,7 @@ class PostView(DetailView):
     def get(self, request, *args, **kwargs):
         path = request.path_info
         # path_info is decoded already: it is the key of every spelling of the permalink.
-        post = Post.objects.with_list_relations().filter(permalink_key=path).first()
+        post = Post.objects.with_list_relations().prefetch_related("tags").filter(permalink_key=path).first()
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
@@ -272,8 +336,16 @@ class PostView(DetailView):
             siblings = Post.objects.published().posts().only("title", "permalink", "date")
             older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
             newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
-            context["previous_post"] = siblings.filter(older).order_by("-date", "-pk").first()
-            context["next_post"] = siblings.filter(newer).order_by("date", "pk").first()
+            # One query for both neighbours; the plain date bounds let the database walk the
+            # (status, date) index from this post instead of scanning every post.
+            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")[:1]
+            following = siblings.filter(newer, date__gte=post.date).order_by("date", "pk")[:1]
+            if connection.features.supports_slicing_ordering_in_compound:
+                neighbours = list(previous.union(following, all=True))
+            else:  # SQLite: no LIMIT inside a UNION
+                neighbours = [*previous, *following]
+            context["previous_post"] = next((n for n in neighbours if (n.date, n.pk) < (post.date, post.pk)), None)
+            context["next_post"] = next((n for n in neighbours if (n.date, n.pk) > (post.date, post.pk)), None)
         context["thread"] = comment_service.build_thread(
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )

@@ -1,7 +1,7 @@
 """Kabar settings, read from environment variables (see .env.example).
 
-Unset variables give the embedded default: SQLite file, local media, local-memory
-cache, work done inline, DEBUG on and only local host names allowed.
+Unset variables give the embedded default: SQLite file, local media, a cache in files
+that every process shares, work done inline, DEBUG on and only local host names allowed.
 """
 
 import os
@@ -71,6 +71,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: a cached public page is answered before anything else runs, with the headers
+    # (security, CSP) the middleware below added when it was rendered (blog/caching.py).
+    "blog.caching.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,7 +134,15 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Files in a folder: every process on the machine (the web server, import_posts,
+    # run_worker) shares them, so a change made anywhere shows on the next request.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": BASE_DIR / (os.environ.get("CACHE_DIR") or "var/cache"),  # relative: to the project
+            "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("CACHE_MAX_ENTRIES", "10000"))},
+        }
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -166,7 +177,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 TAGGIT_CASE_INSENSITIVE = True
 
-# One renderer for everything: the admin's live preview is the public page's HTML.
+# markdownx's own preview function; Kabar's preview endpoint (blog.editor) renders through Post.render.
 MARKDOWNX_MARKDOWNIFY_FUNCTION = "blog.rendering.render"
 MARKDOWNX_MEDIA_PATH = "uploads/"
 
@@ -242,6 +253,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_QUERYSTRING_AUTH = env_bool("AWS_QUERYSTRING_AUTH", False)
     AWS_S3_FILE_OVERWRITE = False
 
+# Kabar serves MEDIA_URL itself (blog/media.py) while media are local files; with object
+# storage the storage's URLs point at the bucket. Set SERVE_MEDIA=0 when a front web server
+# serves MEDIA_ROOT at MEDIA_URL instead.
+SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME) and MEDIA_URL.startswith("/")
+
 # Import of exported posts (manage.py import_posts): files larger than this are refused, and
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
@@ -250,11 +266,14 @@ IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
 POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
 FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
 # Seconds a rendered public page stays in the cache (0: no page cache). Any content change
-# makes every cached page stale at once, so this only bounds the memory used.
-PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+# makes every cached page stale at once, so this only frees the room of pages nobody asks for.
+PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)))
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+# Download every image from this copy of the old sites instead (<mirror>/<host>/<path>, the
+# layout `wget --mirror` writes), e.g. http://127.0.0.1:9000/ when the old site is gone.
+IMAGE_CACHE_MIRROR = os.environ.get("IMAGE_CACHE_MIRROR", "")
 IMAGE_CACHE_MAX_BYTES = int(os.environ.get("IMAGE_CACHE_MAX_BYTES", str(20 * 1024 * 1024)))
 IMAGE_CACHE_MAX_PIXELS = int(os.environ.get("IMAGE_CACHE_MAX_PIXELS", "50000000"))
 IMAGE_CACHE_WIDTHS = [int(width) for width in env_list("IMAGE_CACHE_WIDTHS", "480,960,1600")]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set everything up on the embedded default (SQLite, local media) and run the site
-# on http://127.0.0.1:8000 with the sample posts imported.
+# Set everything up on the embedded default (SQLite, local media served at /media/, a file
+# cache every process shares) and run the site on http://127.0.0.1:8000 (KABAR_ADDR=host:port
+# to change it) with the sample posts imported. Ready at "Starting development server at …".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -13,7 +13,9 @@ from django.utils import timezone
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_POSTS = REPO / "samples" / "posts"
 SAMPLE_POST = next(SAMPLE_POSTS.glob("*.md"))
-CORPUS = REPO.parent / "shared" / "corpus" / "posts"
+# Real-world exports (tests/corpus/README.md: sources and licences) and our own hand-made files.
+CORPUS = REPO / "tests" / "corpus" / "posts"
+FIXTURE_POSTS = REPO / "tests" / "fixtures" / "posts"
 
 _counter = itertools.count(1)
 
@@ -27,7 +29,10 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(settings, tmp_path):
+    """Give every test an empty cache: its own folder for the file cache, a flushed Redis database."""
+    if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+        settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": str(tmp_path / "cache")}}
     from blog.links.hosts import forget_memo
 
     cache.clear()
@@ -77,29 +82,23 @@ def make_post(db, author):
     return make
 
 
+# 19 real-world files and 3 of ours.
+CORPUS_FILES = 22
+
+
 @pytest.fixture
 def corpus_dir(tmp_path):
-    """Return a folder with the corpus files under their original names (SOURCES.tsv), as exported."""
+    """Return a folder with the corpus files under their original names (SOURCES.tsv), as exported, and ours."""
     import csv
-    import shutil
 
     folder = tmp_path / "corpus"
     folder.mkdir()
     with (CORPUS.parent / "SOURCES.tsv").open(encoding="utf-8") as sources:
         for row in csv.DictReader(sources, delimiter="\t"):
             shutil.copyfile(CORPUS / row["saved_name"], folder / Path(row["path"]).name)
+    for path in FIXTURE_POSTS.glob("*.md"):
+        shutil.copyfile(path, folder / path.name)
     return folder
-
-
-# A worktree sits one level deeper than the main checkout: find ../shared wherever it is.
-CORPUS = next(
-    (
-        parent / "shared" / "corpus" / "posts"
-        for parent in REPO.parents
-        if (parent / "shared" / "corpus" / "posts").is_dir()
-    ),
-    CORPUS,
-)
 
 
 @pytest.fixture

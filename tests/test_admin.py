@@ -313,3 +313,41 @@ def test_bulk_rerender_renders_again_inline(admin_client, make_post):
     )
     assert "2 posts re-rendered, 1 of them changed." in response.content.decode()
     assert re.match(r"<h2[^>]*>Title</h2>", Post.objects.get(pk=stale.pk).body_html)
+
+
+@pytest.mark.parametrize(
+    ("submitted", "stored", "kept"),
+    [
+        ("\r\n<div>x</div>\r\n", "\n<div>x</div>\n", "\n<div>x</div>\n"),  # unchanged: the stored bytes
+        ("a\r\nb  ", "a\r\nb  ", "a\r\nb  "),
+        ("a\r\nc", "a\r\nb", "a\r\nc"),  # changed: the stored text's CRLF kept
+        ("a\r\nc", "a\nb", "a\nc"),  # changed: LF kept
+    ],
+)
+def test_a_textarea_keeps_the_stored_bytes_and_line_endings(submitted, stored, kept):
+    from blog.admin import same_text
+
+    assert same_text(submitted=submitted, stored=stored) == kept
+
+
+@pytest.mark.django_db
+def test_the_editor_author_is_linked_or_created_once(django_user_model):
+    from blog.admin import editor_author
+
+    imported = Author.objects.create(name="admin", slug="admin", display_name="Admin")
+    admin_user = django_user_model.objects.create_user("admin")
+    assert editor_author(admin_user) == imported  # the imported author of the same name is this user
+    assert Author.objects.get(pk=imported.pk).user == admin_user
+    # An author "dewi" who is another user: the new user "dewi" gets an author of their own.
+    Author.objects.create(name="dewi", slug="dewi", user=django_user_model.objects.create_user("other"))
+    dewi = django_user_model.objects.create_user("dewi", email="dewi@example.com")
+    created = editor_author(dewi)
+    assert (created.slug, created.email, created.user) == ("dewi-2", "dewi@example.com", dewi)
+    assert editor_author(dewi) == created
+    assert Author.objects.count() == 3
+
+
+def test_admin_is_branded_kabar(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "<title>Your blog | Kabar admin</title>" in page
+    assert ">Kabar</a>" in page and "Django administration" not in page

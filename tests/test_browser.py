@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from PIL import Image
 
-pytestmark = [pytest.mark.browser, pytest.mark.urls("tests.browser_urls")]
+pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 PHONE_WIDTH = 375

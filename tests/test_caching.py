@@ -1,6 +1,12 @@
 """Whole-page caching, its invalidation on every content change, and conditional GET."""
 
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 import pytest
@@ -10,6 +16,7 @@ from taggit.models import Tag
 
 from blog.caching import bump_content_version, current_content_version
 from blog.models import Post, Redirect
+from tests.conftest import REPO, SAMPLE_POSTS
 
 
 def body(client, url: str) -> str:
@@ -25,6 +32,94 @@ def test_a_second_anonymous_request_is_served_from_the_cache(client, sample_post
     assert second.status_code == 200
     assert second.content == first.content
     assert second["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_a_cached_page_carries_the_same_security_headers(client, sample_post, django_assert_num_queries):
+    first = client.get(sample_post.permalink)
+    with django_assert_num_queries(0):
+        second = client.get(sample_post.permalink)
+    for name in (
+        "Content-Security-Policy",
+        "X-Content-Type-Options",
+        "Referrer-Policy",
+        "X-Frame-Options",
+        "Cross-Origin-Opener-Policy",
+        "Cache-Control",
+        "ETag",
+        "Last-Modified",
+    ):
+        assert second[name] == first[name], name
+    assert "default-src 'self'" in second["Content-Security-Policy"]
+    assert second["Cache-Control"] == "no-cache"
+
+
+def test_pages_are_served_uncached_when_the_cache_is_down(client, sample_post):
+    from django.test import override_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    down = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{closed}/0",
+        }
+    }
+    with override_settings(CACHES=down):
+        response = client.get(sample_post.permalink)
+    assert response.status_code == 200
+    assert "Mengenal Microservices" in response.content.decode()
+
+
+def _cache_entries() -> int:
+    """Return how many entries the real cache backend holds (files, or Redis keys)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "_list_cache_files"):
+        return len(cache._list_cache_files())
+    client = cache._cache.get_client(write=False)
+    return sum(1 for _ in client.scan_iter(match=f"{cache.key_prefix}*"))
+
+
+def test_query_parameters_the_views_ignore_make_no_cache_entries(client, make_post, django_assert_num_queries):
+    import secrets
+
+    for n in range(12):
+        make_post(title=f"Listed {n}")
+    home = client.get("/")
+    page_two = client.get("/page/2/")
+    before = _cache_entries()
+    for _ in range(2000):
+        response = client.get(f"/?utm_source={secrets.token_hex(8)}&fbclid={secrets.token_hex(4)}")
+        assert response.status_code == 200
+    assert response.content == home.content  # the same page, from the same entry
+    with django_assert_num_queries(0):
+        assert client.get(f"/?utm={secrets.token_hex(8)}").content == home.content
+    assert _cache_entries() == before
+
+    # The parameters a view reads are part of the key: ?page=2 is page 2, with or without utm.
+    assert "Listed 11" not in home.content.decode()
+    paged = client.get(f"/?page=2&utm={secrets.token_hex(8)}")
+    assert "Listed 11" in paged.content.decode()
+    assert "Listed 11" in page_two.content.decode()
+    assert _cache_entries() == before + 1
+    with django_assert_num_queries(0):
+        assert client.get(f"/?utm={secrets.token_hex(8)}&page=2").content == paged.content
+
+    # Values without bound are never stored: searches, and page numbers past the last page.
+    for _ in range(50):
+        assert client.get(f"/search/?q={secrets.token_hex(8)}").status_code == 200
+        assert client.get(f"/?page={secrets.randbelow(10**9) + 10}").status_code == 404
+        assert client.get(f"/?page={secrets.token_hex(4)}x").status_code == 404
+    assert _cache_entries() == before + 1
+
+
+def test_a_redirect_keeps_the_query_it_was_given(client, sample_post):
+    assert client.get("/?p=161")["Location"] == sample_post.permalink  # cached
+    response = client.get("/category/tutorialblogger?utm_source=x")
+    assert (response.status_code, response["Location"]) == (301, "/category/tutorialblogger/?utm_source=x")
+    response = client.get("/category/tutorialblogger?utm_source=y")
+    assert (response.status_code, response["Location"]) == (301, "/category/tutorialblogger/?utm_source=y")
 
 
 def test_cached_redirects_and_404s_answer_the_same(client, sample_post, django_assert_num_queries):
@@ -174,3 +269,134 @@ def test_an_import_makes_pages_stale_once_per_batch_not_per_post(tmp_path, clien
     assert len(bumps) == 3
     response = client.get("/p3/")
     assert response.status_code == 200  # the new content is served, not a stale 404
+
+
+# --- Across processes: a real server, and changes made by other processes -----------------
+
+
+class _Site:
+    """The embedded default (SQLite file, file cache) served by gunicorn with two worker processes."""
+
+    def __init__(self, tmp_path):
+        self.env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}} | {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "CACHE_DIR": str(tmp_path / "cache"),
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "TASKS_BACKEND": "database",
+        }
+        self.manage("migrate", "--noinput")
+        self.manage("import_posts", str(SAMPLE_POSTS))
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
+        env = self.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "2"}
+        self.server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.get("/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def python(self, code: str) -> str:
+        return self.manage("shell", "-c", code)
+
+    def get(self, path: str, **headers) -> tuple[int, dict, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read().decode()
+
+    def pages(self, path: str) -> list[str]:
+        """Return the bodies of several requests, so that both worker processes answer some."""
+        answers = [self.get(path) for _ in range(6)]
+        assert {status for status, _, _ in answers} == {200}, path
+        return [body for _, _, body in answers]
+
+    def close(self):
+        self.server.terminate()
+        self.server.communicate(timeout=30)
+
+
+@pytest.fixture
+def site(tmp_path):
+    running = _Site(tmp_path)
+    yield running
+    running.close()
+
+
+SAMPLE_TITLE = "Mengenal Microservices: Pengertian, Contoh, dan Kelebihannya"
+SAMPLE_URL = "/index.php/2022/10/29/mengenal-microservices-pengertian-contoh-dan-kelebihannya/"
+
+
+def test_changes_from_other_processes_show_on_the_next_request(site, tmp_path):
+    assert all(SAMPLE_TITLE in body for body in site.pages("/"))
+    status, headers, _ = site.get(SAMPLE_URL)
+    assert status == 200
+    assert headers["Cache-Control"] == "no-cache"  # browsers ask again every time
+    etag, last_modified = headers["ETag"], headers["Last-Modified"]
+    assert site.get(SAMPLE_URL, **{"If-None-Match": etag})[0] == 304
+    assert site.get(SAMPLE_URL, **{"If-Modified-Since": last_modified})[0] == 304
+
+    # The pages are cached: a write that skips the model's signals is not seen...
+    site.python(f"from blog.models import Post; Post.objects.filter(permalink='{SAMPLE_URL}').update(title='Hidden')")
+    assert all(SAMPLE_TITLE in body for body in site.pages(SAMPLE_URL))
+
+    # ...but a save in another process (the admin, run_worker, a shell) shows at once, everywhere.
+    time.sleep(1.01)  # Last-Modified has whole seconds
+    site.python(
+        "from blog.models import Post\n"
+        f"post = Post.objects.get(permalink='{SAMPLE_URL}')\n"
+        "post.title = 'Microservices, saved elsewhere'\n"
+        "post.save()\n"
+    )
+    assert all("Microservices, saved elsewhere" in body for body in site.pages(SAMPLE_URL))
+    assert all("Microservices, saved elsewhere" in body for body in site.pages("/"))
+    assert site.get(SAMPLE_URL, **{"If-None-Match": etag})[0] == 200
+    assert site.get(SAMPLE_URL, **{"If-Modified-Since": last_modified})[0] == 200
+
+    # An import_posts run in another process.
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "2024-05-01-imported-elsewhere.md").write_text(
+        "---\ntitle: Imported elsewhere\ndate: 2024-05-01 10:00:00\npermalink: /imported-elsewhere/\n---\nHello.\n",
+        encoding="utf-8",
+    )
+    assert site.get("/imported-elsewhere/")[0] == 404
+    site.manage("import_posts", str(folder))
+    assert all("Imported elsewhere" in body for body in site.pages("/"))
+    assert all("Hello." in body for body in site.pages("/imported-elsewhere/"))
+
+
+def test_a_post_scheduled_from_another_process_appears_at_its_time(site):
+    assert all("Due shortly" not in body for body in site.pages("/"))
+    printed = site.python(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from blog.models import Author, Post\n"
+        "due = timezone.now() + timedelta(seconds=4)\n"
+        "Post.objects.create(title='Due shortly', slug='due-shortly', permalink='/due-shortly/', date=due,\n"
+        "                    author=Author.objects.first(), status=Post.Status.PUBLISHED, body='Soon.')\n"
+        "print(due.timestamp())\n"
+    )
+    due = float(printed.split()[-1])
+    assert time.time() < due, "the server took too long to answer: the test proves nothing"
+    assert all("Due shortly" not in body for body in site.pages("/"))
+    assert site.get("/due-shortly/")[0] == 404
+    time.sleep(max(0.0, due - time.time()) + 0.1)
+    assert all("Due shortly" in body for body in site.pages("/"))
+    assert all("Soon." in body for body in site.pages("/due-shortly/"))

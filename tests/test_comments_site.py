@@ -5,6 +5,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
@@ -179,7 +180,8 @@ def test_post_page_query_count_is_constant(client, make_post, django_assert_num_
         for n in range(1, count + 1)
     ]
     add(post, *sources)
-    with django_assert_num_queries(6):  # post (+ author), categories, tags, comments, previous, next
+    # post (+ author), categories, tags, comments, previous and next (one UNION where the database allows it)
+    with django_assert_num_queries(5 if connection.features.supports_slicing_ordering_in_compound else 6):
         response = client.get(post.permalink)
     assert response.content.decode().count('class="comment depth-') == count
 

@@ -136,3 +136,33 @@ def test_csrf_is_enforced(django_user_model, _media_root):
     accepted = client.post(reverse("markdownx_upload"), {"image": png_upload(), "csrfmiddlewaretoken": token}, **XHR)
     assert accepted.status_code == 200
     assert len(stored_files(_media_root)) == 1
+
+
+@pytest.mark.django_db
+def test_preview_of_a_post_is_its_page_with_cached_images_and_front_matter_values(
+    admin_client, make_post, httpserver, settings
+):
+    from blog.images.caching import cache_images
+    from blog.models import Post
+    from tests.images_helpers import image_bytes
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    cover = image_bytes("JPEG", (1200, 800))
+    httpserver.expect_request("/cover.jpg").respond_with_data(cover, content_type="image/jpeg")
+    remote = httpserver.url_for("/cover.jpg")
+    body = f'## {{{{ title }}}}\n\n![cover]({remote})\n\n<img src="{{{{ image }}}}" alt="featured">\n'
+    post = make_post(title="Cached & shown", body=body, front_matter={"image": remote})
+    assert len(cache_images(posts=Post.objects.filter(pk=post.pk)).cached) == 1
+    page_html = Post.objects.get(pk=post.pk).body_html
+    assert remote not in page_html and "/media/images/" in page_html  # the page shows the cached copies
+
+    # The change form's editor asks for the preview as this post; the answer is the page's HTML.
+    form = admin_client.get(reverse("admin:blog_post_change", args=[post.pk])).content.decode()
+    preview_url = f"{reverse('markdownx_markdownify')}?post={post.pk}"
+    assert f'data-markdownx-urls-path="{preview_url}"' in form
+    preview = admin_client.post(preview_url, {"content": post.body}, **XHR)
+    assert preview.content.decode() == page_html
+
+    # A new post (the add form) has no address nor cached images of its own yet.
+    add_form = admin_client.get(reverse("admin:blog_post_add")).content.decode()
+    assert 'data-markdownx-urls-path="/markdownx/markdownify/"' in add_form

@@ -11,7 +11,7 @@ from blog import frontmatter
 from blog.exporting import export_posts
 from blog.importing import import_paths
 from blog.models import Author, Category, Post
-from tests.conftest import SAMPLE_POST
+from tests.conftest import CORPUS_FILES, SAMPLE_POST
 
 pytestmark = pytest.mark.django_db
 
@@ -63,18 +63,18 @@ def test_corpus_round_trip(corpus_dir, tmp_path):
     import_paths([corpus_dir])
     before = snapshot()
     result = export_posts(tmp_path / "out", drafts=True)
-    assert result.total == 23
+    assert result.total == CORPUS_FILES
     exported = {path.name: path for path in (tmp_path / "out").rglob("*.md")}
     for original in corpus_dir.glob("*.md"):
         # The one post with `published: false` is a draft now: same bytes, under _drafts/ without its date.
         name = original.name if original.name in exported else original.name[len("2014-02-27-") :]
         assert exported[name].read_bytes() == original.read_bytes(), original.name
     assert (tmp_path / "out" / "_drafts" / "the-asshole-response.md").exists()
-    assert (tmp_path / "out" / "emf-genmodel-annotations.md").exists()  # a page, at the top
+    assert (tmp_path / "out" / "kabar-markup-cheatsheet.md").exists()  # a page, at the top
 
     empty_database()
     result = import_paths([tmp_path / "out"])
-    assert (result.created, result.failed) == (23, 0)
+    assert (result.created, result.failed) == (CORPUS_FILES, 0)
     assert snapshot() == before
 
 

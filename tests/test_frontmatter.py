@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from blog import frontmatter
 from blog.frontmatter import FrontMatterError, parse, read_post, serialise
-from tests.conftest import CORPUS, SAMPLE_POST
+from tests.conftest import CORPUS, FIXTURE_POSTS, SAMPLE_POST
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -28,7 +28,9 @@ def test_sample_post_writes_back_byte_for_byte():
     assert serialise(source) == data
 
 
-@pytest.mark.parametrize("path", sorted(CORPUS.glob("*.md")), ids=lambda path: path.name[:40])
+@pytest.mark.parametrize(
+    "path", sorted([*CORPUS.glob("*.md"), *FIXTURE_POSTS.glob("*.md")]), ids=lambda path: path.name[:40]
+)
 def test_corpus_file_writes_back_byte_for_byte(path):
     data = path.read_bytes()
     assert serialise(parse(data)) == data

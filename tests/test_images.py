@@ -668,6 +668,14 @@ def test_relative_paths_without_an_http_guid_are_not_guessed():
     assert found == []
 
 
+def test_template_code_in_an_image_address_is_no_image_to_fetch():
+    body = '<img src="{{ image }}" alt="{{ _image_alt }}">\n\n![x]({{ page.image }})\n\n<img src="/a/{% raw %}b.png">'
+    assert discovery.find_images(body=body, base_url="https://blog.example.com/?p=7") == []
+    assert discovery.find_images(body='<img src="/a/b.png">', base_url="https://blog.example.com/?p=7") == [
+        "https://blog.example.com/a/b.png"
+    ]
+
+
 def test_sample_post_images_are_found_in_its_html_blocks():
     text = SAMPLE_POST.read_text()
     expected = re.findall(r"!\[\]\((https://assets-global\.website-files\.com/[^)]+)\)", text)
@@ -852,3 +860,18 @@ def test_post_sharing_an_image_cached_by_another_run_is_rerendered(httpserver, m
     assert result.already_cached == [url] and result.posts_rerendered == 1
     assert url not in Post.objects.get(pk=second.pk).body_html
     assert len(httpserver.log) == 1
+
+
+def test_images_of_a_gone_site_come_from_its_mirror_and_keep_their_address(httpserver, make_post, settings):
+    serve(httpserver, "/old.example.com/wp-content/uploads/a.png", image_bytes("PNG", (640, 480)), "image/png")
+    settings.IMAGE_CACHE_MIRROR = httpserver.url_for("/")
+    post = post_with(make_post, "https://old.example.com/wp-content/uploads/a.png")
+    result = cache_images(posts=Post.objects.filter(pk=post.pk))
+    assert result.cached == ["https://old.example.com/wp-content/uploads/a.png"]
+    assert RemoteImage.objects.get().url == "https://old.example.com/wp-content/uploads/a.png"
+    post.refresh_from_db()
+    assert "old.example.com" not in post.body_html and "/media/images/" in post.body_html
+    # The mirror is an address like any other: on 127.0.0.1 only where allowed.
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = []
+    with pytest.raises(FetchRefused):
+        fetch("https://old.example.com/wp-content/uploads/a.png")

@@ -113,3 +113,30 @@ def test_category_cannot_be_its_own_ancestor():
     parent.parent = child
     with pytest.raises(ValidationError):
         parent.full_clean()
+
+
+@pytest.mark.django_db
+def test_template_variables_follow_the_fields_they_name(make_post):
+    post = make_post(
+        title="First & best",
+        body='## {{ title }}\n\n<img src="{{ image }}" alt="cover">\n',
+        front_matter={"image": "/wp-content/uploads/cover.png", "views": ["1"]},
+    )
+    assert '<h2 id="first-best">First &amp; best</h2>' in post.body_html
+    assert 'src="/wp-content/uploads/cover.png"' in post.body_html
+    post = Post.objects.get(pk=post.pk)
+    post.title = "Second"
+    post.save()  # only the title changed, and the body names it: the HTML follows
+    assert '<h2 id="second">Second</h2>' in Post.objects.get(pk=post.pk).body_html
+    post.front_matter = {}
+    post.save()
+    assert "<img" not in Post.objects.get(pk=post.pk).body_html  # no image left to show
+
+
+@pytest.mark.django_db
+def test_a_body_naming_no_variable_is_not_rendered_again_for_a_title_change(make_post):
+    post = Post.objects.get(pk=make_post(body="Plain *text*.").pk)
+    post.title = "Renamed"
+    post.body_html = "<p>kept as stored</p>"  # a re-render would overwrite this
+    post.save()
+    assert Post.objects.get(pk=post.pk).body_html == "<p>kept as stored</p>"

@@ -132,7 +132,12 @@ def test_gunicorn_serves_the_app_with_the_project_config(tmp_path):
         "WEB_CONCURRENCY": "2",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "STATIC_ROOT": str(tmp_path / "static"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
     }
+    # A cached image in a local MEDIA_ROOT: a single server without object storage serves it itself.
+    image = tmp_path / "media" / "images" / "ab" / ("ab" + "0" * 62) / "480.webp"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 64)
     gunicorn = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
     server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
@@ -148,6 +153,10 @@ def test_gunicorn_serves_the_app_with_the_project_config(tmp_path):
                 time.sleep(0.2)
         assert status == 200
         assert b'"database": "ok"' in body
+        media_url = f"http://127.0.0.1:{port}/media/images/ab/{'ab' + '0' * 62}/480.webp"
+        with urllib.request.urlopen(media_url, timeout=5) as response:
+            assert (response.status, response.read()) == (200, image.read_bytes())
+            assert response.headers["Cache-Control"] == "max-age=315360000, public, immutable"
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()

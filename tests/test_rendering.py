@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from blog.rendering import IFRAME_HOSTS, pygments_css, render, render_post, sanitize
-from tests.conftest import CORPUS, REPO
+from blog.rendering import IFRAME_HOSTS, pygments_css, render, render_post, sanitize, template_variables
+from tests.conftest import CORPUS, FIXTURE_POSTS, REPO
 
 SAMPLE = next((REPO / "samples" / "posts").glob("*.md"))
 
@@ -198,17 +198,14 @@ def test_render_is_render_post_html():
 # -- the corpus of real exports --------------------------------------------------------------
 
 # Images a reader should see, counted by reading each file (![..](..) and <img>). The owner-added
-# Eleventy template of the VAggrippino posts holds one <img src="{{ image }}"> each.
+# Eleventy template of the VAggrippino posts holds one <img src="{{ image }}"> each, inside
+# {% if image %}: it shows the front matter's image, and nothing where the file has no `image`.
 CORPUS_IMAGES = {
-    "VAggrippino__blog__2014-02-27-the-asshole-response.md": 1,
+    "VAggrippino__blog__2014-02-27-the-asshole-response.md": 0,
     "VAggrippino__blog__2018-04-24-transitionend-promise.md": 1,
     "VAggrippino__blog__2019-02-27-wordpress-where-to-host-at-first.md": 1,
-    "VAggrippino__blog__2019-05-21-wordpress-sample-code-on-github.md": 1,
+    "VAggrippino__blog__2019-05-21-wordpress-sample-code-on-github.md": 0,
     "VAggrippino__blog__2022-01-12-tahan-sahaja-just-endure.md": 2,
-    "ctron__dentrassi.de__2011-01-28-name-that-pattern.md": 0,
-    "ctron__dentrassi.de__2015-01-16-package-drone-0-0-5.md": 4,
-    "ctron__dentrassi.de__2019-09-10-from-building-blocks-to-iot-solutions.md": 3,
-    "ctron__dentrassi.de__emf-genmodel-annotations.md": 0,
     "fpuga__conocimientoabierto__2008-03-09-segue-o-escrutinio-neste-blogue.md": 0,
     "fpuga__conocimientoabierto__2008-12-30-apagar-el-ordenador-cuando-finaliza-una-peli.md": 2,
     "fpuga__conocimientoabierto__2009-08-12-se-ahorra-tinta-con-ecofont.md": 1,
@@ -224,33 +221,42 @@ CORPUS_IMAGES = {
     "nazionlinux__nazionlinux.github.io__2022-03-10-anteprima-ukui-3-1.md": 2,
     "nazionlinux__nazionlinux.github.io__2024-05-16-void-linux-e-arrivato-plasma-6.md": 1,
 }
+# Our own hand-made files (tests/fixtures/posts): a page with heading anchors and tables, figure
+# shortcodes, Hugo's taxonomies:/extra: maps.
+FIXTURE_IMAGES = {
+    "kabar-markup-cheatsheet.md": 0,
+    "2015-01-16-release-notes-with-figures.md": 2,
+    "2019-09-10-moved-to-hugo.md": 1,
+}
+ALL_IMAGES = {**CORPUS_IMAGES, **FIXTURE_IMAGES}
 
 
 @pytest.fixture(scope="module")
 def corpus():
     rendered = {}
-    for name in CORPUS_IMAGES:
-        front, body = split_post(CORPUS / name)
-        rendered[name] = render_post(body, excerpt=front.get("excerpt") or "")
+    for name in ALL_IMAGES:
+        front, body = split_post(CORPUS / name if name in CORPUS_IMAGES else FIXTURE_POSTS / name)
+        rendered[name] = render_post(body, excerpt=front.get("excerpt") or "", variables=template_variables(front))
     return rendered
 
 
 def test_corpus_is_what_the_table_counts():
     assert sorted(p.name for p in CORPUS.glob("*.md")) == sorted(CORPUS_IMAGES)
-    assert sum(CORPUS_IMAGES.values()) == 30
+    assert sorted(p.name for p in FIXTURE_POSTS.glob("*.md")) == sorted(FIXTURE_IMAGES)
+    assert sum(CORPUS_IMAGES.values()) == 21
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS_IMAGES))
+@pytest.mark.parametrize("name", sorted(ALL_IMAGES))
 def test_corpus_every_image_shown(corpus, name):
-    assert len(Page(corpus[name].html).tags("img")) == CORPUS_IMAGES[name]
+    assert len(Page(corpus[name].html).tags("img")) == ALL_IMAGES[name]
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS_IMAGES))
+@pytest.mark.parametrize("name", sorted(ALL_IMAGES))
 def test_corpus_no_literal_markdown_outside_code(corpus, name):
     assert literal_markdown(Page(corpus[name].html).visible_prose) == []
 
 
-@pytest.mark.parametrize("name", sorted(CORPUS_IMAGES))
+@pytest.mark.parametrize("name", sorted(ALL_IMAGES))
 def test_corpus_output_is_inert(corpus, name):
     assert_inert(corpus[name].html)
 
@@ -268,11 +274,11 @@ def test_corpus_markdown_on_the_same_line_as_html(corpus):
 
 
 def test_corpus_explicit_heading_anchor_and_tables(corpus):
-    emf = corpus["ctron__dentrassi.de__emf-genmodel-annotations.md"]
-    assert '<h3 id="sample_gen_pattern_1">A “Gen” pattern example</h3>' in emf.html
-    assert '<a href="#sample_gen_pattern_1">an example</a>' in emf.html
-    assert emf.html.count("<table>") == 6
-    assert emf.summary == "A cheatsheet for EMF annotations which influence the code generation of GenModels."
+    cheatsheet = corpus["kabar-markup-cheatsheet.md"]
+    assert '<h3 id="kabar_example_1">A “quoted” example</h3>' in cheatsheet.html
+    assert '<a href="#kabar_example_1">the example below</a>' in cheatsheet.html
+    assert cheatsheet.html.count("<table>") == 2
+    assert cheatsheet.summary == "A short reference of the markup a migrated page keeps."
 
 
 def test_corpus_code_blocks(corpus):
@@ -291,9 +297,9 @@ def test_corpus_chinese_bold_and_escaped_links(corpus):
 
 
 def test_corpus_figures_embeds_and_media(corpus):
-    drone = corpus["ctron__dentrassi.de__2015-01-16-package-drone-0-0-5.md"].html
-    assert sections(drone, "figcaption")[0] == "Package Drone 0.0.5 – Channel View"
-    assert "{% figure" not in drone and "{% end %}" not in drone
+    release = corpus["2015-01-16-release-notes-with-figures.md"].html
+    assert sections(release, "figcaption") == ["Kabar 1.0 – Post List", "Kabar 1.0 – Editor"]
+    assert "{% figure" not in release and "{% end %}" not in release
     ukui = Page(corpus["nazionlinux__nazionlinux.github.io__2022-03-10-anteprima-ukui-3-1.md"].html)
     assert [f["src"] for f in ukui.tags("iframe")] == ["https://www.youtube.com/embed/rOEBzHMtDXA?feature=oembed"]
     plasma = Page(corpus["nazionlinux__nazionlinux.github.io__2024-05-16-void-linux-e-arrivato-plasma-6.md"].html)
@@ -312,11 +318,8 @@ def test_corpus_excerpt_and_more(corpus):
         pain.summary
         == "I never anticipated the intense chronic pain I've had to endure, but that's no excuse for neglect..."
     )
-    drone = corpus["ctron__dentrassi.de__2015-01-16-package-drone-0-0-5.md"]
-    assert drone.summary == (
-        "I am happy to announce yet another version of Package Drone – 0.0.5. "
-        "Be sure to check out the most recent release on github."
-    )
+    release = corpus["2015-01-16-release-notes-with-figures.md"]
+    assert release.summary == "We are happy to announce version 1.0. Read all the releases too."
     empty = corpus["fpuga__conocimientoabierto__2008-03-09-segue-o-escrutinio-neste-blogue.md"]
     assert (empty.html, empty.summary, empty.word_count, empty.reading_time) == ("", "", 0, 0)
 
@@ -792,3 +795,44 @@ def test_rendering_is_the_same_in_every_process():
     assert len(outputs) == 1
     (html,) = outputs
     assert html.count('loading="lazy"') == 3 and html.count('decoding="async"') == 2
+
+
+# -- template variables the old generator filled from the front matter ----------------------
+
+
+def test_corpus_template_image_and_title_come_from_the_front_matter(corpus):
+    html_text = corpus["VAggrippino__blog__2019-02-27-wordpress-where-to-host-at-first.md"].html
+    hosting = Page(html_text)
+    [image] = hosting.tags("img")
+    assert image["src"] == "/wp-content/uploads/2019/02/best-cheap-wordpress-hosting-comparison-1024x512.jpg"
+    assert image["alt"] == "{{ _image_alt }}"  # set by a {% set %} tag: not a front-matter key, shown as written
+    # "## [{{ title }}]({{ page.url }})": the title, without a link to an address it cannot know.
+    assert sections(html_text, "h2")[0] == "WordPress: Where to host, at first..."
+    assert "{% if image %}" in hosting.visible_text  # tags are never executed
+
+
+def test_front_matter_variables_are_escaped_and_nothing_else_is_evaluated():
+    variables = {"title": 'Fish & <b>"Chips"</b> *now*', "image": "/uploads/a_b (1).png", "count": "3"}
+    body = (
+        "# {{ title }}\n\n"
+        '<img src="{{ page.image }}" alt="{{title}}">\n\n'
+        "Seen {{ count }} times. {{ title | upcase }} {{ site.title }} {{ missing }} {% include x.html %}\n\n"
+        "```html\n<h1>{{ title }}</h1>\n```\n\nInline `{{ title }}` too.\n"
+    )
+    html_text = render_post(body, variables=variables).html
+    page = Page(html_text)
+    assert sections(html_text, "h1") == ['Fish & <b>"Chips"</b> *now*']
+    assert "<b>" not in html_text and "<em>" not in html_text
+    [image] = page.tags("img")
+    assert (image["src"], image["alt"]) == ("/uploads/a_b (1).png", 'Fish & <b>"Chips"</b> *now*')
+    assert "Seen 3 times. {{ title | upcase }} {{ site.title }} {{ missing }} {% include x.html %}" in page.visible_text
+    assert "<h1>{{ title }}</h1>" in page.visible_text and "Inline {{ title }} too." in page.visible_text
+
+
+def test_an_image_whose_source_stays_template_code_is_not_shown():
+    body = '<figure><img src="{{ image }}" alt="x"></figure>\n\nText with ![a]({{ image }}).\n'
+    page = Page(render_post(body, variables={"title": "T"}).html)
+    assert page.tags("img") == []
+    assert "Text with ." in page.visible_text
+    with_image = Page(render_post(body, variables={"image": "https://img.example/p.png"}).html)
+    assert [img["src"] for img in with_image.tags("img")] == ["https://img.example/p.png"] * 2

@@ -10,12 +10,14 @@ from tests.conftest import REPO
 PROBE = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'db': settings.DATABASES['default'], 'media': str(settings.MEDIA_ROOT), "
-    "'cache': settings.CACHES['default']['BACKEND'], 'debug': settings.DEBUG}, default=str))"
+    "'cache': settings.CACHES['default']['BACKEND'], 'cache_dir': str(settings.CACHES['default'].get('LOCATION')), "
+    "'debug': settings.DEBUG}, default=str))"
 )
 
 
 def _settings_with(**env):
-    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "DEBUG"}}
+    unset = {"DATABASE_URL", "REDIS_URL", "MEDIA_ROOT", "DEBUG", "CACHE_DIR"}
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
     result = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=REPO, env=clean, capture_output=True, text=True, check=False
@@ -29,7 +31,9 @@ def test_defaults_are_the_embedded_ones():
     assert values["db"]["ENGINE"] == "django.db.backends.sqlite3"
     assert values["db"]["NAME"] == str(REPO / "db.sqlite3")
     assert values["media"] == str(REPO / "media")
-    assert values["cache"].endswith("LocMemCache")
+    # A cache every process of the machine shares (web server, import_posts, run_worker).
+    assert values["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert values["cache_dir"] == str(REPO / "var" / "cache")
 
 
 def test_database_url_media_root_and_redis_url_are_honoured(tmp_path):

@@ -5,7 +5,6 @@ on 127.0.0.1 whose first answer never comes in time, and SIGKILL.
 """
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import REPO
+from tests.processes import manage_shell, site_env
 
 
 def _png() -> bytes:
@@ -66,35 +66,10 @@ def server():
     running.close()
 
 
-def _env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}}
-    return env | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "TASKS_BACKEND": "database",
-        "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "IMAGE_CACHE_READ_TIMEOUT": "90",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-
-
-def _shell(env, code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
-    env = _env(tmp_path)
+    env = site_env(tmp_path)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True, timeout=120)
-    post_id = _shell(
+    post_id = manage_shell(
         env,
         "from django.db import transaction; from blog.models import Author, Post; from blog.tasks import "
         "enqueue_image_caching\n"
@@ -116,7 +91,7 @@ def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
         if first.poll() is None:
             first.kill()
     server.release.set()
-    state = _shell(
+    state = manage_shell(
         env,
         "from django_tasks_db.models import DBTaskResult; from blog.models import RemoteImage; "
         "print(DBTaskResult.objects.get().status, RemoteImage.objects.filter(status='cached').count())",
@@ -128,7 +103,7 @@ def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
     assert second.returncode == 0, second.stderr
     assert "requeued 1 task" in second.stderr
 
-    outcome = _shell(
+    outcome = manage_shell(
         env,
         "from django_tasks_db.models import DBTaskResult; from blog.models import Post, RemoteImage\n"
         "image = RemoteImage.objects.get()\n"

@@ -83,7 +83,7 @@ def post_images(*, post: Post) -> list[str]:
     from blog import rendering
 
     return find_images(
-        html=rendering.render(post.body),
+        html=rendering.render_post(post.body, variables=post.template_variables()).html,
         body=post.body,
         front_matter=post.front_matter,
         base_url=post.old_site_url,
@@ -281,7 +281,7 @@ def cache_images(
     result = CacheResult()
     selected = Post.objects.all() if posts is None else posts
     if hasattr(selected, "only"):
-        selected = selected.only("pk", "body", "guid", "front_matter").iterator(chunk_size=CHUNK)
+        selected = selected.only("pk", *Post.RENDER_INPUT_FIELDS).iterator(chunk_size=CHUNK)
     found = discover(posts=selected)
     urls = list(dict.fromkeys(url for post_urls in found.values() for url in post_urls))
     if dry_run:

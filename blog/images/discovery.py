@@ -102,6 +102,8 @@ def absolute_url(url: str, *, base_url: str = "") -> str:
     url = html_lib.unescape(url.strip())
     if not url or url.startswith(("data:", "blob:", "#")) or is_local(url):
         return ""
+    if "{{" in url or "{%" in url:  # template code of the old generator ("{{ image }}"), no address
+        return ""
     if url.startswith("//"):
         url = "https:" + url
     elif not urlsplit(url).scheme:

@@ -283,8 +283,22 @@ def _cause(error: Exception) -> str:
     return text.split(": ", 1)[-1] if text.startswith("<") else text
 
 
+def mirrored(url: str) -> str:
+    """Return where to download `url`: from settings.IMAGE_CACHE_MIRROR (as <mirror>/<host>/<path>) when set.
+
+    For an old site that is gone but whose files survive in a copy laid out by host name, as
+    `wget --mirror` writes them, served by any web server. The image keeps its own URL.
+    """
+    mirror = getattr(settings, "IMAGE_CACHE_MIRROR", "")
+    if not mirror:
+        return url
+    parts = urlsplit(url)
+    return f"{mirror.rstrip('/')}/{parts.netloc}{parts.path or '/'}" + (f"?{parts.query}" if parts.query else "")
+
+
 def fetch(url: str, *, etag: str = "", last_modified: str = "", max_bytes: int | None = None) -> Fetched:
     """Return the image at `url`, retrying timeouts and 5xx answers with exponential backoff."""
+    url = mirrored(url)  # checked like any address: a mirror on 127.0.0.1 needs IMAGE_CACHE_ALLOWED_NETWORKS
     max_bytes = max_bytes if max_bytes is not None else settings.IMAGE_CACHE_MAX_BYTES
     attempts = max(0, settings.IMAGE_CACHE_RETRIES) + 1
     for attempt in range(attempts):
