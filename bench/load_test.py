@@ -140,6 +140,7 @@ def main() -> int:
         "MEDIA_ROOT": str(workdir / "media"),
         "TASKS_BACKEND": "database",
         "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGE_CACHE_ALLOWED_PORTS": "1024-65535",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "ERROR",
         "GUNICORN_ACCESS_LOG": "/dev/null",

@@ -44,6 +44,10 @@ _DATE = re.compile(
     r"(?:(?:[Tt]|[ \t]+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?)?"
     r"(?:[ \t]*(?P<zone>[Zz]|[+-]\d{1,2}(?::?\d{2})?))?"
 )
+# What one file's front matter may expand to (YAML aliases repeat what they point at): values
+# and bytes. The importer passes its settings; these are the defaults for pure use.
+MAX_NODES = 100_000
+MAX_BYTES = 5 * 1024 * 1024
 _FILE_NAME = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)")
 # Symfony's YAML dumper (used by the exporter) single-quotes strings with these characters.
 _QUOTE_STYLE = re.compile(r"[\s'\":{}\[\],&*#?]|^[-?|<>=!%@`]")
@@ -123,11 +127,66 @@ class PostSource:
 
 
 def _load_mapping(text: str) -> dict[str, Any]:
-    value = yaml.load(text, Loader=_Loader)
+    _node, value = _load(text)
     return value if isinstance(value, dict) else {}
 
 
-def parse(data: bytes) -> PostSource:
+def _load(text: str, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> tuple[yaml.Node | None, Any]:
+    """Return the YAML document's node and value; raise FrontMatterError when it expands past the limits."""
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node, max_nodes=max_nodes, max_bytes=max_bytes)
+            value = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
+    return node, value
+
+
+def _check_expansion(root: yaml.Node, *, max_nodes: int, max_bytes: int) -> None:
+    """Raise FrontMatterError when the document, aliases expanded, is recursive or over the limits.
+
+    The composed document shares the node an alias points at, so building it is cheap; what
+    costs is everything after (storing it as JSON, showing it) that sees each alias expanded.
+    The walk counts what that expansion would be and stops at the limit: its cost is bounded
+    by the limit, never by the expansion ("billion laughs").
+    """
+    nodes = size = 0
+    on_path: set[int] = set()  # collections being walked: one seen again inside itself is a loop
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        nodes += 1
+        if nodes > max_nodes:
+            raise FrontMatterError(
+                f"front matter has more than {max_nodes:,} values once its YAML aliases are expanded"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            size += len(node.value) + 2
+        else:
+            if id(node) in on_path:
+                raise FrontMatterError(
+                    f"front matter has a YAML alias inside what it points at (line {node.start_mark.line + 2})"
+                )
+            on_path.add(id(node))
+            stack.append((node, True))
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+            stack.extend((child, False) for child in reversed(children))
+            size += 2
+        if size > max_bytes:
+            raise FrontMatterError(
+                f"front matter is larger than {max_bytes:,} bytes once its YAML aliases are expanded"
+            )
+
+
+def parse(data: bytes, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> PostSource:
     """Return the PostSource of a file's bytes; raise FrontMatterError when it has none."""
     if b"\x00" in data[:8192]:
         raise FrontMatterError("is a binary file, not text")
@@ -135,10 +194,10 @@ def parse(data: bytes) -> PostSource:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise FrontMatterError(f"is not UTF-8 text (byte {exc.start})") from None
-    return parse_text(text)
+    return parse_text(text, max_nodes=max_nodes, max_bytes=max_bytes)
 
 
-def parse_text(text: str) -> PostSource:
+def parse_text(text: str, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> PostSource:
     """Return the PostSource of a file's text; raise FrontMatterError when it has none."""
     bom = text.startswith(BOM)
     if bom:
@@ -152,15 +211,7 @@ def parse_text(text: str) -> PostSource:
         raise FrontMatterError("front matter is not closed by a '---' line")
     yaml_text = text[opening.end() : closing.start()]
     head, tail, body = text[: opening.end()], closing.group(0), text[closing.end() :]
-    try:
-        loader = _Loader(yaml_text)
-        try:
-            node = loader.get_single_node()
-            front_matter = loader.construct_document(node) if node is not None else {}
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        raise FrontMatterError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
+    node, front_matter = _load(yaml_text, max_nodes=max_nodes, max_bytes=max_bytes)
     if front_matter is None:
         front_matter = {}
     if not isinstance(front_matter, dict):

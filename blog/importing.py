@@ -283,12 +283,12 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
         yield SourceFile(label=str(path), path=path.name, error=f"is not a readable zip archive: {exc}", listed=True)
         return
     with archive:
-        for info in sorted(archive.infolist(), key=lambda info: info.filename):
-            member = PurePosixPath(info.filename)
-            if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
-                continue
-            if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
-                continue
+        members = [info for info in archive.infolist() if _is_post_member(info)]
+        refusal = _archive_refusal(archive.infolist(), members)
+        if refusal:
+            yield SourceFile(label=str(path), path=path.name, error=refusal, listed=True)
+            return
+        for info in sorted(members, key=lambda info: info.filename):
             source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
             try:
                 with archive.open(info) as stream:
@@ -300,6 +300,31 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
                 source.error = f"cannot be read from the archive: {exc}"
             yield source
+
+
+def _is_post_member(info: zipfile.ZipInfo) -> bool:
+    member = PurePosixPath(info.filename)
+    if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
+        return False
+    return not any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1])
+
+
+def _archive_refusal(infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo]) -> str:
+    """Return why a whole archive is refused (too many members, too many bytes once unpacked), or ''."""
+    if len(infos) > settings.IMPORT_MAX_ARCHIVE_FILES:
+        return (
+            f"has {len(infos):,} members, more than the {settings.IMPORT_MAX_ARCHIVE_FILES:,} "
+            "accepted (IMPORT_MAX_ARCHIVE_FILES); nothing of it was imported"
+        )
+    # Reading a member never goes past its declared size, nor past the file cap: this bounds the
+    # bytes the import will unpack before any of it is read.
+    total = sum(min(info.file_size, settings.IMPORT_MAX_FILE_BYTES + 1) for info in members)
+    if total > settings.IMPORT_MAX_ARCHIVE_BYTES:
+        return (
+            f"unpacks to {_size(total)} of posts, more than the {_size(settings.IMPORT_MAX_ARCHIVE_BYTES)} "
+            "accepted (IMPORT_MAX_ARCHIVE_BYTES); nothing of it was imported"
+        )
+    return ""
 
 
 def _size(count: int) -> str:
@@ -443,7 +468,11 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
             report(item, UNCHANGED)
         else:
             try:
-                source = frontmatter.parse(item.data)
+                source = frontmatter.parse(
+                    item.data,
+                    max_nodes=settings.IMPORT_MAX_FRONT_MATTER_NODES,
+                    max_bytes=settings.IMPORT_MAX_FRONT_MATTER_BYTES,
+                )
                 fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
             except FrontMatterError as exc:
                 # In a folder, a file that does not start with front matter is not a post (README.md).
@@ -451,6 +480,11 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
                     report(item, SKIPPED)
                 else:
                     report(item, FAILED, str(exc))
+                continue
+            # Checked before rendering: a body over the limit must not reach the render workers.
+            too_long = _too_long(fields, body=source.body)
+            if too_long:
+                report(item, FAILED, too_long)
                 continue
             parsed.append((item, source, fields))
         item.data = None  # stream: let the bytes go as soon as they are parsed
@@ -586,9 +620,6 @@ def _import_one(
 ) -> tuple[str, str]:
     """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
     item.comments, item.warnings = None, [f"comments not imported: {error}" for error in fields.comment_errors]
-    too_long = _too_long(fields)
-    if too_long:
-        return FAILED, too_long
     row = index.find(fields)
     host = site_host(fields.guid, fields.front_matter)
     conflict = _identity_conflict(item, fields, row, host=host, index=index, lookups=lookups)
@@ -662,11 +693,20 @@ def _identity_conflict(
     return ""
 
 
-def _too_long(fields: PostFields) -> str:
+def _too_long(fields: PostFields, *, body: str = "") -> str:
     for name in ("title", "slug", "permalink", "guid", "layout"):
         limit = Post._meta.get_field(name).max_length
         if len(getattr(fields, name)) > limit:
             return f"{name} is longer than {limit} characters"
+    for name, setting in (("categories", "IMPORT_MAX_CATEGORIES"), ("tags", "IMPORT_MAX_TAGS")):
+        limit = getattr(settings, setting)
+        if len(getattr(fields, name)) > limit:
+            return f"{name}: {len(getattr(fields, name)):,} given, at most {limit:,} per post are accepted ({setting})"
+    if len(body) > settings.RENDER_MAX_BODY_CHARS:
+        return (
+            f"the body is {len(body):,} characters long, "
+            f"at most {settings.RENDER_MAX_BODY_CHARS:,} are accepted (RENDER_MAX_BODY_CHARS)"
+        )
     return ""
 
 

@@ -62,6 +62,7 @@ def test_cache_images_task_caches_and_rerenders(make_post, httpserver, settings)
     from tests.images_helpers import image_bytes
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]
     httpserver.expect_request("/a.png").respond_with_data(image_bytes("PNG", (600, 400)), content_type="image/png")
     post = make_post(body=f"![a]({httpserver.url_for('/a.png')})")
     outcome = tasks.cache_images_task.call([post.pk])
