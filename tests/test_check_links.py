@@ -223,6 +223,7 @@ def test_the_command_exits_0_when_nothing_is_broken(make_post):
 
 def test_external_links_head_then_get_cached_and_never_private_without_the_setting(make_post, httpserver, settings):
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]  # the test server's port
     settings.IMAGE_CACHE_RETRIES = 0
     httpserver.expect_request("/ok", method="HEAD").respond_with_data("", status=200)
     httpserver.expect_request("/no-head", method="HEAD").respond_with_data("", status=405)
@@ -270,6 +271,7 @@ def test_external_checks_respect_the_per_host_limit(make_post, settings):
     from tests.images_server import LatencyServer
 
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]  # the test server's port
     with LatencyServer({f"/{n}": (b"x", "text/html") for n in range(8)}, latency=0.2) as server:
         make_post(body=" ".join(f"[{n}]({url})" for n, url in enumerate(server.urls)))
         started = time.perf_counter()

@@ -466,11 +466,22 @@ HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 429, 500, 501, 502, 503})
 
 def _probe_once(url: str, method: str) -> int:
     """Return the status `url` finally answers `method` with, each redirect hop checked; read no body."""
+    deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
+    watchdog = _Watchdog(deadline)
+    try:
+        return _probe_hops(url, method, deadline=deadline, watchdog=watchdog)
+    finally:
+        watchdog.cancel()
+
+
+def _probe_hops(url: str, method: str, *, deadline: float, watchdog: "_Watchdog") -> int:
     for _hop in range(MAX_REDIRECTS + 1):
+        if time.monotonic() > deadline:
+            raise FetchError(f"no answer within {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s")
         target = _target(url)
         address = resolve(target.hostname, target.port)
         headers = {"Host": target.host_header, "User-Agent": LINK_USER_AGENT, "Accept": "*/*"}
-        pool = _pool(target, address)
+        pool = _pool(target, address, deadline=deadline, watchdog=watchdog)
         response = None
         try:
             response = pool.urlopen(
