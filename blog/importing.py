@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from taggit.models import Tag, TaggedItem
@@ -30,7 +31,7 @@ from taggit.models import Tag, TaggedItem
 from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.comments import CommentImportResult, upsert_comments
-from blog.frontmatter import FrontMatterError, PostFields
+from blog.frontmatter import FrontMatterError, NoFrontMatterError, PostFields
 from blog.links import relinking
 from blog.models import Author, Category, Post, RemoteImage, site_host
 
@@ -242,12 +243,23 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            tree = path.resolve()
+            # os.walk does not enter linked folders; linked files are checked below.
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
                 for name in sorted(names):
                     if Path(name).suffix.lower() in POST_SUFFIXES and not name.startswith("."):
                         file_path = Path(root, name)
                         relative = file_path.relative_to(path).as_posix()
+                        if file_path.is_symlink() and not file_path.resolve().is_relative_to(tree):
+                            # Whoever made the folder (an unpacked upload, a shared checkout) may
+                            # point a link at any file this process can read: stay in the tree.
+                            yield SourceFile(
+                                label=str(file_path),
+                                path=relative,
+                                error="is a symbolic link to a file outside the folder: not followed",
+                            )
+                            continue
                         yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
         elif path.suffix.lower() == ".zip" and path.is_file():
             yield from _iter_zip(path, cap)
@@ -377,12 +389,19 @@ class _ParallelRenderer:
         `if __name__ == "__main__":` guard. Each save then renders its own body, as in a
         small import: slower, never wrong.
         """
-        try:
-            return [future.result() if future is not None else None for future in futures]
-        except BrokenProcessPool:
-            logger.warning("import: the render worker processes stopped; rendering in this process")
-            self.workers = 1
-            return [None] * len(futures)
+        outputs: list[rendering.Rendered | None] = []
+        for future in futures:
+            try:
+                outputs.append(future.result() if future is not None else None)
+            except BrokenProcessPool:
+                logger.warning("import: the render worker processes stopped; rendering in this process")
+                self.workers = 1
+                return [None] * len(futures)
+            except Exception:
+                # One body the renderer fails on: its own save renders it again and reports the
+                # file, inside the per-file fallback; the rest of the batch keeps its output.
+                outputs.append(None)
+        return outputs
 
     def close(self) -> None:
         if self.pool is not None:
@@ -442,7 +461,12 @@ def import_paths(
     # to one that comes later).
     with relinking.deferred(), closing(renderer):
         for files in _batches(iter_files(paths), BATCH_SIZE):
-            batch = _parse_batch(files, known=lookups.hashes, report=report)
+            batch = _parse_batch(
+                files,
+                known=lookups.hashes,
+                report=report,
+                on_bug=lambda item, text: result.tracebacks.append((item.label, text)),
+            )
             if not dry_run and batch.parsed:
                 batch.rendering = renderer.submit(
                     [(source.body, fields.excerpt) for _i, source, fields in batch.parsed]
@@ -457,7 +481,9 @@ def import_paths(
     return result
 
 
-def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[..., None]) -> _Batch:
+def _parse_batch(
+    files: list[SourceFile], *, known: set[str], report: Callable[..., None], on_bug: Callable[[SourceFile, str], None]
+) -> _Batch:
     """Read and parse a batch; report the files that fail, are skipped or are unchanged."""
     hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in files if item.data is not None}
     parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
@@ -474,19 +500,24 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
                     max_bytes=settings.IMPORT_MAX_FRONT_MATTER_BYTES,
                 )
                 fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
-            except FrontMatterError as exc:
-                # In a folder, a file that does not start with front matter is not a post (README.md).
-                if not item.listed and not item.data.startswith((b"---", b"\xef\xbb\xbf---")):
-                    report(item, SKIPPED)
-                else:
+            except NoFrontMatterError as exc:
+                # In a folder, a text file that does not start with front matter is not a post (README.md).
+                if item.listed:
                     report(item, FAILED, str(exc))
-                continue
-            # Checked before rendering: a body over the limit must not reach the render workers.
-            too_long = _too_long(fields, body=source.body)
-            if too_long:
-                report(item, FAILED, too_long)
-                continue
-            parsed.append((item, source, fields))
+                else:
+                    report(item, SKIPPED)
+            except FrontMatterError as exc:
+                report(item, FAILED, str(exc))
+            except Exception as exc:  # a bug must not stop the run: this file fails, the others go on
+                report(item, FAILED, f"could not be read: {type(exc).__name__}: {exc}")
+                on_bug(item, traceback.format_exc())
+            else:
+                # Checked before rendering: a body over the limit must not reach the render workers.
+                too_long = _too_long(fields, body=source.body)
+                if too_long:
+                    report(item, FAILED, too_long)
+                else:
+                    parsed.append((item, source, fields))
         item.data = None  # stream: let the bytes go as soon as they are parsed
     return _Batch(parsed, hashes)
 
@@ -694,10 +725,16 @@ def _identity_conflict(
 
 
 def _too_long(fields: PostFields, *, body: str = "") -> str:
+    """Return why the file's values do not fit their columns or limits ('' when they do)."""
     for name in ("title", "slug", "permalink", "guid", "layout"):
         limit = Post._meta.get_field(name).max_length
         if len(getattr(fields, name)) > limit:
             return f"{name} is longer than {limit} characters"
+    # The same validators as the admin's form: one rule for a permalink, however it arrives.
+    try:
+        Post._meta.get_field("permalink").run_validators(fields.permalink)
+    except ValidationError as exc:
+        return f"permalink: {' '.join(exc.messages)}"
     for name, setting in (("categories", "IMPORT_MAX_CATEGORIES"), ("tags", "IMPORT_MAX_TAGS")):
         limit = getattr(settings, setting)
         if len(getattr(fields, name)) > limit:

@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.encoding import iri_to_uri
 from taggit.models import Tag
 
-from blog.frontmatter import make_slug
+from blog.frontmatter import make_slug, parse_id
 from blog.models import Author, Category, Post, Redirect, RemoteImage, path_key
 
 # The name of the site's catch-all URL pattern (permalinks and old addresses).
@@ -119,20 +119,18 @@ def wordpress_query_target(params) -> str | None:
     """Return where WordPress's query-string addresses of the home page live ('' for none given)."""
     for name in ("p", "page_id"):
         if name in params:
-            source_id = params[name]
-            if not source_id.isdigit():
+            source_id = parse_id(params[name])
+            if source_id is None:
                 return None
             # Two blogs imported side by side (--scope-to-host) may share an id: then it names none.
-            found = list(
-                Post.objects.published().filter(source_id=int(source_id)).values_list("permalink", flat=True)[:2]
-            )
+            found = list(Post.objects.published().filter(source_id=source_id).values_list("permalink", flat=True)[:2])
             return found[0] if len(found) == 1 else None
     if "s" in params:
         return "/search/?" + urlencode({"q": params["s"]})
     if "feed" in params:
         return "/feed/atom/" if params["feed"] == "atom" else "/feed/"
     month = params.get("m", "")
-    if month.isdigit() and len(month) in {4, 6, 8}:
+    if re.fullmatch(r"[0-9]{4}(?:[0-9]{2}){0,2}", month):
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return ""
 

@@ -216,6 +216,9 @@ _DATA_IMAGE = re.compile(r"data:image/(?:png|gif|jpeg|jpg|webp);base64,[a-z0-9+/
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _MORE = "\ue000\ue001\ue002"  # stands for <!--more--> until the summary is cut
 _RAW = "\ue003"  # brackets the index of a {% raw %} block set aside
+# The markers above are private-use characters: in a body they mean nothing a reader can see,
+# and they must not be taken for Kabar's own (U+FFFD is Unicode's stand-in for such a character).
+_MARKERS_IN_TEXT = {ord(char): "\ufffd" for char in _MORE + _RAW}
 
 
 @dataclass(frozen=True)
@@ -457,7 +460,7 @@ def _fill_variables(text: str, *, variables: Mapping[str, str]) -> str:
 
 def _prepare(body: str, *, variables: Mapping[str, str] | None = None) -> str:
     """Return `body` with Liquid and WordPress shortcodes turned into Markdown/HTML."""
-    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    text = body.replace("\r\n", "\n").replace("\r", "\n").translate(_MARKERS_IN_TEXT)
     raw_blocks: list[str] = []
     if "{%" in text:
 

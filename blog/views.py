@@ -68,6 +68,13 @@ class PublishedPostsMixin:
     def get_queryset(self):
         return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
 
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except OverflowError:
+            # The date views step to the next day or month: past 9999-12-31 there is none.
+            raise Http404(_("No such date.")) from None
+
     def known_count(self) -> int | None:
         """Return how many posts the list has when the archive index knows it (None: count them)."""
         return None

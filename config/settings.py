@@ -75,6 +75,7 @@ MIDDLEWARE = [
     # (security, CSP) the middleware below added when it was rendered (blog/caching.py).
     "blog.caching.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "blog.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

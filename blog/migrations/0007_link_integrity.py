@@ -25,7 +25,7 @@ def learn_hosts(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blog', '0005_old_addresses_and_local_dates'),
+        ('blog', '0006_old_addresses_and_local_dates'),
     ]
 
     operations = [
