@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -34,6 +35,7 @@ from blog import frontmatter, rendering, xml_exports
 from blog.caching import batched_changes, content_changed
 from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, NoFrontMatterError, PostFields
+from blog.links import relinking
 from blog.models import Attachment, Author, Category, MenuItem, Post, RemoteImage, site_host
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
@@ -593,7 +595,9 @@ def import_paths(
                 lookups.apply_terms(item.export.terms)
 
     waiting: _Batch | None = None
-    try:
+    # Links between the posts of this run resolve once they are all written (a post may link
+    # to one that comes later).
+    with relinking.deferred(), closing(renderer):
         for files in _batches(posts_only(iter_files(paths)), BATCH_SIZE):
             batch = _parse_batch(
                 files,
@@ -611,8 +615,6 @@ def import_paths(
             waiting = batch
         if waiting is not None:
             write(waiting)
-    finally:
-        renderer.close()
     for contents in finished:
         result.exports += 1
         result.contents.update(contents.counts)

@@ -335,6 +335,9 @@ class Post(models.Model):
     # WordPress's sticky posts (front matter `sticky: true`) lead the home page.
     sticky = models.BooleanField(default=False, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The body's links into the old site (or this one) as written → the address body_html shows
+    # for each ('' when nothing on the site has it). Made with body_html, by render().
+    internal_links = models.JSONField(default=dict, blank=True, editable=False)
     # The permalink decoded (see path_key): a request in any encoding finds the post in one lookup.
     permalink_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
     # The date as the author saw it: the UTC offset the front matter wrote it with, and the
@@ -376,6 +379,8 @@ class Post(models.Model):
         # Deferred fields are not fetched for this: a save of such an instance renders again.
         instance._rendered_from = instance._render_inputs() if loaded.keys() >= Post.RENDER_INPUT_FIELDS else None
         instance._loaded_permalink = instance.__dict__.get("permalink")
+        if {"permalink", "status", "date"} <= instance.__dict__.keys():
+            instance._linked_state = (instance.permalink, instance.is_public)
         return instance
 
     def get_absolute_url(self) -> str:
@@ -446,11 +451,16 @@ class Post(models.Model):
         """
         from blog import rendering
         from blog.images.rewriting import rewrite_html
+        from blog.links.rewriting import rewrite_links
 
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt, variables=self.template_variables())
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
+        body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
+        # Links to the old site point at the current address of what they name.
+        linked = rewrite_links(body_html, extra_hosts=self.old_hosts())
+        self.body_html = linked.html
+        self.internal_links = linked.links
         self.image_url = featured_image_url(self.front_matter, base_url=self.old_site_url, cached_images=cached_images)
         self.toc = rendered.toc
         self.summary = rendered.summary
@@ -491,10 +501,35 @@ class Post(models.Model):
                     "summary",
                     "word_count",
                     "reading_time",
+                    "internal_links",
                 }
         adding = self._state.adding
         super().save(*args, **kwargs)
         self._record_permalink_change(adding=adding, update_fields=kwargs.get("update_fields"))
+        self._update_linking_posts(adding=adding, update_fields=kwargs.get("update_fields"))
+
+    def old_hosts(self) -> dict[str, str]:
+        """Return the old hosts this post's imported fields name (guid, wordpress_url, Blogger), with base paths."""
+        from blog.links.hosts import post_hosts
+
+        return post_hosts(
+            guid=self.guid, front_matter=self.front_matter, blogger_blog=self.blogger_blog, permalink=self.permalink
+        )
+
+    def _update_linking_posts(self, *, adding: bool, update_fields) -> None:
+        """Remember the post's old hosts; when its address or visibility changed, re-link the posts that link to it."""
+        from blog.links import relinking
+        from blog.links.hosts import remember_hosts
+
+        remember_hosts(self.old_hosts())
+        addressed = {"permalink", "status", "date"}
+        if update_fields is not None and not addressed & set(update_fields):
+            return
+        state = (self.permalink, self.is_public)
+        before = getattr(self, "_linked_state", None)
+        self._linked_state = state
+        if adding or before != state:
+            relinking.post_changed(self, old_permalink=before[0] if before else None)
 
     def _record_permalink_change(self, *, adding: bool, update_fields) -> None:
         """Keep the old permalink answering with a redirect; drop redirects from the new one."""
@@ -513,6 +548,22 @@ class Post(models.Model):
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
 
 
+class OldHost(models.Model):
+    """A host name the old site answered at, learnt from imported posts: links to it are links into this blog."""
+
+    host = models.CharField(max_length=255, unique=True, help_text=_("Lower case, without 'www.' or a port."))
+    path_prefix = models.CharField(
+        max_length=255, blank=True, help_text=_("The folder the old blog lived in on this host, e.g. /wordpress.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host
+
+
 def blogger_path(front_matter) -> str:
     """Return the decoded path of a post's old Blogger address ('' when it had none)."""
     for key in ("blogger_orig_url", "blogger_permalink"):
@@ -522,6 +573,25 @@ def blogger_path(front_matter) -> str:
                 value if "://" in value else "http://blogger" + ("" if value.startswith("/") else "/") + value
             )
     return ""
+
+
+class LinkCheck(models.Model):
+    """One run of `check_links`: its totals and the posts with something broken, for the admin's report."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    seconds = models.FloatField(default=0)
+    broken = models.BooleanField(default=False)
+    external_checked = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict)
+    posts = models.JSONField(default=list, help_text=_("The report of each post with something broken."))
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        verbose_name = _("link check")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M}: {self.summary.get('posts_broken', 0)} posts with broken links"
 
 
 class Redirect(models.Model):

@@ -50,6 +50,11 @@ SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION", "A blog brought home.")
 # The imported navigation menu the site shows (its slug); empty: 'primary', 'main', 'header' or
 # 'menu-1' when one exists, else the menu with the most items; no menu: Home, Archives, Feed.
 SITE_MENU = os.environ.get("SITE_MENU", "")
+# More host names the old site answered at (besides those learnt from imported posts): links
+# to them inside posts are pointed at this site. Comma-separated, e.g. "oldblog.example,blog.example.org".
+OLD_SITE_HOSTS = env_list("OLD_SITE_HOSTS")
+# check_links --external: how long an external link's answer is trusted, in seconds.
+LINK_CHECK_CACHE_SECONDS = int(os.environ.get("LINK_CHECK_CACHE_SECONDS", str(7 * 24 * 3600)))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

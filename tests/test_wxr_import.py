@@ -465,7 +465,7 @@ def test_the_migration_fills_sticky_and_the_featured_image_of_posts_imported_bef
     from django.db.migrations.executor import MigrationExecutor
 
     executor = MigrationExecutor(connection)
-    before, after = [("blog", "0006_old_addresses_and_local_dates")], [("blog", "0007_wordpress_exports")]
+    before, after = [("blog", "0007_link_integrity")], [("blog", "0008_wordpress_exports")]
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps
     author = old_apps.get_model("blog", "Author").objects.create(name="admin", slug="admin")

@@ -22,7 +22,7 @@ def fill_sticky_and_featured_image(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('blog', '0006_old_addresses_and_local_dates'),
+        ('blog', '0007_link_integrity'),
     ]
 
     operations = [
