@@ -275,6 +275,8 @@ def test_attachments_and_featured_image_before_caching(client, tmp_path):
     response = client.get("/?attachment_id=120")
     assert (response.status_code, response["Location"]) == (301, original)
     assert client.get("/?attachment_id=999").status_code == 404
+    response = client.get("/2024/07/14/crossing-the-gemmi-pass/gemmi/")  # the attachment's own page
+    assert (response.status_code, response["Location"]) == (301, original)
     run(_export_with_images_at("http://127.0.0.1:9", tmp_path))
     assert Attachment.objects.count() == 1
 
@@ -299,8 +301,9 @@ def test_featured_image_is_cached_and_served_from_media(client, tmp_path, httpse
     post = Post.objects.get(source_id=101)
     assert post.image_url.startswith(settings.MEDIA_URL) and post.image_url.endswith(".jpg")
     assert f'<img class="u-photo" src="{post.image_url}"' in client.get(post.permalink).content.decode()
-    response = client.get("/?attachment_id=120")
-    assert response.status_code == 301 and response["Location"].startswith(settings.MEDIA_URL)
+    for old_address in ("/?attachment_id=120", "/2024/07/14/crossing-the-gemmi-pass/gemmi/"):
+        response = client.get(old_address)
+        assert response.status_code == 301 and response["Location"].startswith(settings.MEDIA_URL), old_address
 
 
 def test_a_featured_image_that_is_no_web_address_is_not_shown(tmp_path):
