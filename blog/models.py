@@ -7,11 +7,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models
-from django.db.models import Q
+from django.db.models import F, Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
 from taggit.managers import TaggableManager
+from taggit.models import Tag, TaggedItem
 
 from blog.fields import OrderedJSONField
 
@@ -229,6 +230,31 @@ class Post(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.permalink
+
+    def categories_and_tags(self) -> tuple[list[Category], list[Tag]]:
+        """Return the post's categories and its tags, each by name, in one query.
+
+        For the post page: one UNION over the two link tables instead of two prefetches.
+        """
+        from django.contrib.contenttypes.models import ContentType
+
+        columns = ("kind", "term_id", "term_name", "term_slug")
+        categories = (
+            Post.categories.through.objects.filter(post_id=self.pk)
+            .annotate(
+                kind=Value(0), term_id=F("category_id"), term_name=F("category__name"), term_slug=F("category__slug")
+            )
+            .values_list(*columns)
+        )
+        tags = (
+            TaggedItem.objects.filter(content_type=ContentType.objects.get_for_model(Post), object_id=self.pk)
+            .annotate(kind=Value(1), term_id=F("tag_id"), term_name=F("tag__name"), term_slug=F("tag__slug"))
+            .values_list(*columns)
+        )
+        found = ([], [])
+        for kind, pk, name, slug in categories.union(tags, all=True).order_by("kind", "term_name", "term_id"):
+            found[kind].append((Category if kind == 0 else Tag)(pk=pk, name=name, slug=slug))
+        return found
 
     @property
     def is_page(self) -> bool:

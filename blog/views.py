@@ -245,12 +245,7 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = (
-            Post.objects.with_list_relations()
-            .prefetch_related("tags")
-            .filter(permalink__in=permalink_forms(path))
-            .first()
-        )
+        post = Post.objects.select_related("author").filter(permalink__in=permalink_forms(path)).first()
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
@@ -270,8 +265,7 @@ class PostView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         post = self.object
-        context["categories"] = post.categories.all()
-        context["tags"] = post.tags.all()
+        context["categories"], context["tags"] = post.categories_and_tags()
         context["preview"] = not post.is_public
         if not post.is_page:
             siblings = Post.objects.published().posts().only("title", "permalink", "date")
