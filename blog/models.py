@@ -231,6 +231,23 @@ class Post(models.Model):
     def get_absolute_url(self) -> str:
         return self.permalink
 
+    @staticmethod
+    def attach_categories(posts: list["Post"]) -> None:
+        """Set `category_list` on each of `posts`: its categories by name, all fetched in one query.
+
+        For the public lists: one flat query costs less than a prefetch and its model managers.
+        """
+        found: dict[int, list[Category]] = {post.pk: [] for post in posts}
+        links = (
+            Post.categories.through.objects.filter(post_id__in=found)
+            .order_by("category__name", "category_id")
+            .values_list("post_id", "category_id", "category__name", "category__slug")
+        )
+        for post_id, pk, name, slug in links if found else ():
+            found[post_id].append(Category(pk=pk, name=name, slug=slug))
+        for post in posts:
+            post.category_list = found[post.pk]
+
     def categories_and_tags(self) -> tuple[list[Category], list[Tag]]:
         """Return the post's categories and its tags, each by name, in one query.
 

@@ -40,8 +40,18 @@ from blog.html_links import first_image_src
 from blog.models import Author, Category, Comment, Post, Redirect
 
 POST_URL_NAME = "post"
-# Lists show titles and summaries: leave the heavy columns in the database.
-LIST_DEFERRED_FIELDS = ("body", "body_html", "toc", "front_matter", "source_format")
+# Lists show titles and summaries (blog/_post_list.html): fetch only the columns they show.
+LIST_FIELDS = (
+    "title",
+    "permalink",
+    "date",
+    "summary",
+    "reading_time",
+    "comment_count",
+    "author__name",
+    "author__slug",
+    "author__display_name",
+)
 
 
 class PublishedPostsMixin:
@@ -60,7 +70,7 @@ class PublishedPostsMixin:
     page_title = ""
 
     def get_queryset(self):
-        return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
+        return Post.objects.published().posts().only(*LIST_FIELDS)
 
     def known_count(self) -> int | None:
         """Return how many posts the list has when the archive index knows it (None: count them)."""
@@ -75,8 +85,11 @@ class PublishedPostsMixin:
 
     def paginate_queryset(self, queryset, page_size):
         # Fetch relations for the page shown only: the date views also query the queryset for
-        # the previous and next month, which must not prefetch anything.
-        return super().paginate_queryset(queryset.with_list_relations(), page_size)
+        # the previous and next month, which must not fetch them.
+        paginator, page, posts, is_paginated = super().paginate_queryset(queryset.select_related("author"), page_size)
+        page.object_list = posts = list(posts)
+        Post.attach_categories(posts)
+        return paginator, page, posts, is_paginated
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -213,7 +226,7 @@ class SearchView(PublishedPostsMixin, ListView):
 
     def get_queryset(self):
         self.query = self.request.GET.get("q", "").strip()[:200]
-        return Post.objects.published().defer(*LIST_DEFERRED_FIELDS).search(self.query)
+        return Post.objects.published().only(*LIST_FIELDS).search(self.query)
 
     def get_context_data(self, **kwargs):
         title = _("Search results for “%s”") % self.query if self.query else _("Search")

@@ -58,6 +58,21 @@ def test_post_page_lists_its_own_categories_and_tags_by_name(client, make_post):
     assert (categories, tags, keywords) == (["apple", "zebra"], ["blue", "yellow"], ["blue", "yellow"])
 
 
+def test_lists_show_each_post_with_its_own_categories_by_name(client, make_post):
+    zebra = Category.objects.create(name="Zebra", slug="zebra")
+    apple = Category.objects.create(name="Apple", slug="apple")
+    make_post(title="Both", categories=[zebra, apple], date=timezone.now() - timedelta(hours=1))
+    make_post(title="None", date=timezone.now() - timedelta(hours=2))
+    make_post(title="Zebra only", categories=[zebra], date=timezone.now() - timedelta(hours=3))
+    html = client.get("/").content.decode()
+    summaries = re.findall(r'<article class="post-summary">(.*?)</article>', html, re.S)
+    shown = [
+        (re.search(r"<h2><a [^>]*>([^<]+)</a>", summary)[1], re.findall(r'href="/category/([^/]+)/"', summary))
+        for summary in summaries
+    ]
+    assert shown == [("Both", ["apple", "zebra"]), ("None", []), ("Zebra only", ["zebra"])]
+
+
 @pytest.mark.parametrize(
     "permalink", ["/2019/05/kopi-susu.html", "/about/", "/2020/01/02/hello-world/", "/catatan/ünicode/"]
 )
