@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, models
-from django.db.models import F, Q, Value
+from django.db import connection, connections, models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
@@ -233,45 +233,68 @@ class Post(models.Model):
 
     @staticmethod
     def attach_categories(posts: list["Post"]) -> None:
-        """Set `category_list` on each of `posts`: its categories by name, all fetched in one query.
-
-        For the public lists: one flat query costs less than a prefetch and its model managers.
-        """
+        """Set `category_list` on each of `posts`: its categories by name, all fetched in one query."""
         found: dict[int, list[Category]] = {post.pk: [] for post in posts}
-        links = (
-            Post.categories.through.objects.filter(post_id__in=found)
-            .order_by("category__name", "category_id")
-            .values_list("post_id", "category_id", "category__name", "category__slug")
-        )
-        for post_id, pk, name, slug in links if found else ():
-            found[post_id].append(Category(pk=pk, name=name, slug=slug))
+        if found:
+            rows = _fetch_rows(
+                f"""SELECT link.post_id, category.id, category.name, category.slug
+                      FROM {_table(Category)} category JOIN {_table(Post.categories.through)} link
+                        ON link.category_id = category.id
+                     WHERE link.post_id IN ({", ".join(["%s"] * len(found))})
+                     ORDER BY category.name, category.id""",
+                list(found),
+            )
+            for post_id, pk, name, slug in rows:
+                found[post_id].append(Category(pk=pk, name=name, slug=slug))
         for post in posts:
             post.category_list = found[post.pk]
 
     def categories_and_tags(self) -> tuple[list[Category], list[Tag]]:
-        """Return the post's categories and its tags, each by name, in one query.
-
-        For the post page: one UNION over the two link tables instead of two prefetches.
-        """
+        """Return the post's categories and its tags, each by name, in one query."""
         from django.contrib.contenttypes.models import ContentType
 
-        columns = ("kind", "term_id", "term_name", "term_slug")
-        categories = (
-            Post.categories.through.objects.filter(post_id=self.pk)
-            .annotate(
-                kind=Value(0), term_id=F("category_id"), term_name=F("category__name"), term_slug=F("category__slug")
-            )
-            .values_list(*columns)
-        )
-        tags = (
-            TaggedItem.objects.filter(content_type=ContentType.objects.get_for_model(Post), object_id=self.pk)
-            .annotate(kind=Value(1), term_id=F("tag_id"), term_name=F("tag__name"), term_slug=F("tag__slug"))
-            .values_list(*columns)
+        rows = _fetch_rows(
+            f"""SELECT 0, category.id, category.name, category.slug
+                  FROM {_table(Category)} category JOIN {_table(Post.categories.through)} link
+                    ON link.category_id = category.id
+                 WHERE link.post_id = %s
+                UNION ALL
+                SELECT 1, tag.id, tag.name, tag.slug
+                  FROM {_table(Tag)} tag JOIN {_table(TaggedItem)} item ON item.tag_id = tag.id
+                 WHERE item.content_type_id = %s AND item.object_id = %s
+                 ORDER BY 1, 3, 2""",
+            [self.pk, ContentType.objects.get_for_model(Post).pk, self.pk],
         )
         found = ([], [])
-        for kind, pk, name, slug in categories.union(tags, all=True).order_by("kind", "term_name", "term_id"):
+        for kind, pk, name, slug in rows:
             found[kind].append((Category if kind == 0 else Tag)(pk=pk, name=name, slug=slug))
         return found
+
+    def neighbours(self) -> tuple["Post | None", "Post | None"]:
+        """Return the published posts just before and just after this one (by date, then id), in one query.
+
+        The plain date bounds let the database walk the (status, date) index from this post
+        instead of scanning every post. The posts carry their id, title and permalink only.
+        """
+        published = 'status = %s AND layout = %s AND "date" <= %s'
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        date = connection.ops.adapt_datetimefield_value(self.date)
+        rows = _fetch_rows(
+            f"""SELECT * FROM (
+                    SELECT 0 AS side, id, title, permalink FROM {_table(Post)}
+                     WHERE {published} AND "date" <= %s AND ("date" < %s OR ("date" = %s AND id < %s))
+                     ORDER BY "date" DESC, id DESC LIMIT 1) AS previous_post
+                UNION ALL
+                SELECT * FROM (
+                    SELECT 1 AS side, id, title, permalink FROM {_table(Post)}
+                     WHERE {published} AND "date" >= %s AND ("date" > %s OR ("date" = %s AND id > %s))
+                     ORDER BY "date", id LIMIT 1) AS next_post""",
+            [Post.Status.PUBLISHED.value, Post.POST_LAYOUT, now, date, date, date, self.pk] * 2,
+        )
+        found = [None, None]
+        for side, pk, title, permalink in rows:
+            found[side] = Post(pk=pk, title=title, permalink=permalink)
+        return found[0], found[1]
 
     @property
     def is_page(self) -> bool:
@@ -556,3 +579,16 @@ class Comment(models.Model):
         super().save(*args, **kwargs)
         self._loaded_status = self.status
         self._loaded_parent_id = self.parent_id
+
+
+# The few reads every uncached public page makes besides its main query are written in SQL
+# (standard SQL, for SQLite and PostgreSQL alike): building each with the ORM costs about
+# 0.3 ms of CPU, twenty times what running it costs.
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _fetch_rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -12,7 +12,6 @@ from datetime import date
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, QueryDict
@@ -281,19 +280,7 @@ class PostView(DetailView):
         context["categories"], context["tags"] = post.categories_and_tags()
         context["preview"] = not post.is_public
         if not post.is_page:
-            siblings = Post.objects.published().posts().only("title", "permalink", "date")
-            older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
-            newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
-            # One query for both neighbours; the plain date bounds let the database walk the
-            # (status, date) index from this post instead of scanning every post.
-            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")[:1]
-            following = siblings.filter(newer, date__gte=post.date).order_by("date", "pk")[:1]
-            if connection.features.supports_slicing_ordering_in_compound:
-                neighbours = list(previous.union(following, all=True))
-            else:  # SQLite: no LIMIT inside a UNION
-                neighbours = [*previous, *following]
-            context["previous_post"] = next((n for n in neighbours if (n.date, n.pk) < (post.date, post.pk)), None)
-            context["next_post"] = next((n for n in neighbours if (n.date, n.pk) > (post.date, post.pk)), None)
+            context["previous_post"], context["next_post"] = post.neighbours()
         context["thread"] = comment_service.build_thread(
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )
