@@ -527,6 +527,32 @@ class Comment(models.Model):
     def __str__(self) -> str:
         return f"{self.author_name or _('Anonymous')} on {self.post_id}: {self.body[:40]}"
 
+    @staticmethod
+    def shown_rows(post: Post, names: tuple[str, ...]) -> list[tuple]:
+        """Return the approved comments of `post`, oldest first, as tuples of the fields `names`."""
+        fields = [Comment._meta.get_field(name) for name in names]
+        rows = _fetch_rows(
+            f"""SELECT {", ".join(field.column for field in fields)} FROM {_table(Comment)}
+                 WHERE post_id = %s AND status = %s ORDER BY "date", id""",
+            [post.pk, Comment.Status.APPROVED.value],
+        )
+        # What the ORM does to the values it reads (SQLite stores datetimes as text).
+        columns = [field.get_col(Comment._meta.db_table) for field in fields]
+        converters = [
+            (index, converter, column)
+            for index, column in enumerate(columns)
+            for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        ]
+        if not converters:
+            return rows
+        converted = []
+        for row in rows:
+            row = list(row)
+            for index, converter, column in converters:
+                row[index] = converter(row[index], column, connection)
+            converted.append(tuple(row))
+        return converted
+
     @classmethod
     def from_db(cls, db, field_names, values, *args, **kwargs):
         instance = super().from_db(db, field_names, values, *args, **kwargs)
