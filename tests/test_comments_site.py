@@ -451,3 +451,11 @@ def test_the_link_limit_holds_for_staff_too(admin_client, make_post, open_commen
     body = "Sources: https://a.example/ https://b.example/ https://c.example/ for the curious"
     admin_client.post(f"/comments/new/{post.pk}/", form_data(post, body=body))
     assert Comment.objects.get().status == "pending"
+
+
+def test_comment_dates_show_in_the_site_time_zone(client, make_post, settings):
+    settings.TIME_ZONE = "Asia/Jakarta"  # UTC+7, no daylight saving time
+    post = make_post()
+    add(post, CommentSource(source_id="1", date=when(2, hour=20), body="Late", author_name="Ana"))
+    html = client.get(post.permalink).content.decode()
+    assert '<time datetime="2021-03-03T03:00:00+07:00">3 March 2021, 03:00</time>' in html
