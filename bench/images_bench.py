@@ -66,6 +66,7 @@ def main() -> None:
         DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}",
         MEDIA_ROOT=str(workdir / "media"),
         IMAGE_CACHE_ALLOWED_NETWORKS="127.0.0.0/8",
+        IMAGE_CACHE_ALLOWED_PORTS="1024-65535",
         LOG_LEVEL="ERROR",
     )
     import django

@@ -140,10 +140,16 @@ def main() -> int:
         "MEDIA_ROOT": str(workdir / "media"),
         "TASKS_BACKEND": "database",
         "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGE_CACHE_ALLOWED_PORTS": "1024-65535",
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_LEVEL": "ERROR",
         "GUNICORN_ACCESS_LOG": "/dev/null",
         "WEB_CONCURRENCY": "4",
+        # Sync workers, one request each, no keep-alive: killing one can fail only the request it
+        # serves, which is what the error budget below counts. (The config's default, gthread,
+        # keeps connections alive: a killed worker drops every connection it holds.)
+        "GUNICORN_WORKER_CLASS": "sync",
+        "GUNICORN_THREADS": "1",
     }
     os.environ.update(env)
     processes: list[subprocess.Popen] = []

@@ -7,10 +7,12 @@ markdownx's JavaScript sends the token with every request.
 
 from functools import wraps
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from blog import rendering
 from blog.uploads import UploadError, check_size, store_upload
 
 EDIT_PERMISSIONS = ("blog.change_post", "blog.add_post")
@@ -45,14 +47,32 @@ def markdownify(request):
 
     `?post=<id>` (set by the change form's widget) renders it as that post: its front-matter
     values for `{{ title }}`, its address for relative image URLs, and its cached images.
+    A body over RENDER_MAX_BODY_CHARS is refused, and rendering stops after
+    RENDER_PREVIEW_SECONDS: the editor waits for the preview while typing.
     """
     from blog.models import Post
 
+    content = request.POST.get("content", "")
+    if len(content) > settings.RENDER_MAX_BODY_CHARS:
+        # The same limit as saving and importing: what cannot be saved is not rendered either.
+        message = body_too_long(length=len(content))
+        return HttpResponse(f"<p>{message}</p>", status=400, content_type="text/html; charset=utf-8")
     post_id = request.GET.get("post", "")
     post = (Post.objects.filter(pk=post_id).first() if post_id.isdigit() else None) or Post()
-    post.body = request.POST.get("content", "")
-    post.render()
+    post.body = content
+    seconds = settings.RENDER_PREVIEW_SECONDS
+    try:
+        with rendering.deadline(seconds=seconds):
+            post.render()
+    except rendering.RenderTimeout:
+        html = f"<p>This body takes longer than {seconds:g} s to preview; save the post to see it.</p>"
+        return HttpResponse(html, content_type="text/html; charset=utf-8")
     return HttpResponse(post.body_html, content_type="text/html; charset=utf-8")
+
+
+def body_too_long(*, length: int) -> str:
+    """Return the message for a body over settings.RENDER_MAX_BODY_CHARS."""
+    return f"The body is {length:,} characters long; at most {settings.RENDER_MAX_BODY_CHARS:,} are accepted."
 
 
 @editor_endpoint

@@ -9,6 +9,7 @@ is unchanged and new YAML, in the file's style, only for keys whose value change
 into plain `PostFields`; it is the one place that knows what each key means.
 """
 
+import codecs
 import html
 import json
 import re
@@ -38,12 +39,17 @@ EXPORTER_KEY_ORDER = ("id", "title", "date", "author", "excerpt", "layout", "gui
 _DRAFT_STATUSES = {"draft", "pending", "private", "auto-draft", "trash", "inherit"}
 
 _OPENING = re.compile(r"---[ \t]*(\r\n|\n|\r)")
-_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r\n|\n|\r|\Z)", re.MULTILINE)
+# A closing line starts after any line break: old Mac files end lines with a lone CR.
+_CLOSING = re.compile(r"(?<=[\r\n])(?:---|\.\.\.)[ \t]*(?:\r\n|\n|\r|\Z)")
 _DATE = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
     r"(?:(?:[Tt]|[ \t]+)(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?)?"
     r"(?:[ \t]*(?P<zone>[Zz]|[+-]\d{1,2}(?::?\d{2})?))?"
 )
+# What one file's front matter may expand to (YAML aliases repeat what they point at): values
+# and bytes. The importer passes its settings; these are the defaults for pure use.
+MAX_NODES = 100_000
+MAX_BYTES = 5 * 1024 * 1024
 _FILE_NAME = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)")
 # Symfony's YAML dumper (used by the exporter) single-quotes strings with these characters.
 _QUOTE_STYLE = re.compile(r"[\s'\":{}\[\],&*#?]|^[-?|<>=!%@`]")
@@ -51,6 +57,10 @@ _QUOTE_STYLE = re.compile(r"[\s'\":{}\[\],&*#?]|^[-?|<>=!%@`]")
 
 class FrontMatterError(ValueError):
     """A file whose front matter cannot be read; the message names the field and the reason."""
+
+
+class NoFrontMatterError(FrontMatterError):
+    """A text file that does not start with front matter (in a folder: not a post, e.g. a README)."""
 
 
 class _Loader(_BaseLoader):
@@ -123,44 +133,106 @@ class PostSource:
 
 
 def _load_mapping(text: str) -> dict[str, Any]:
-    value = yaml.load(text, Loader=_Loader)
+    _node, value = _load(text)
     return value if isinstance(value, dict) else {}
 
 
-def parse(data: bytes) -> PostSource:
-    """Return the PostSource of a file's bytes; raise FrontMatterError when it has none."""
-    if b"\x00" in data[:8192]:
-        raise FrontMatterError("is a binary file, not text")
+def _load(text: str, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> tuple[yaml.Node | None, Any]:
+    """Return the YAML document's node and value; raise FrontMatterError when it expands past the limits."""
     try:
-        text = data.decode("utf-8")
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node, max_nodes=max_nodes, max_bytes=max_bytes)
+            value = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        raise FrontMatterError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
+    return node, value
+
+
+def _check_expansion(root: yaml.Node, *, max_nodes: int, max_bytes: int) -> None:
+    """Raise FrontMatterError when the document, aliases expanded, is recursive or over the limits.
+
+    The composed document shares the node an alias points at, so building it is cheap; what
+    costs is everything after (storing it as JSON, showing it) that sees each alias expanded.
+    The walk counts what that expansion would be and stops at the limit: its cost is bounded
+    by the limit, never by the expansion ("billion laughs").
+    """
+    nodes = size = 0
+    on_path: set[int] = set()  # collections being walked: one seen again inside itself is a loop
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        nodes += 1
+        if nodes > max_nodes:
+            raise FrontMatterError(
+                f"front matter has more than {max_nodes:,} values once its YAML aliases are expanded"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            size += len(node.value) + 2
+        else:
+            if id(node) in on_path:
+                raise FrontMatterError(
+                    f"front matter has a YAML alias inside what it points at (line {node.start_mark.line + 2})"
+                )
+            on_path.add(id(node))
+            stack.append((node, True))
+            children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+            stack.extend((child, False) for child in reversed(children))
+            size += 2
+        if size > max_bytes:
+            raise FrontMatterError(
+                f"front matter is larger than {max_bytes:,} bytes once its YAML aliases are expanded"
+            )
+
+
+# Byte-order marks of the Unicode encodings other than UTF-8 (Windows editors save UTF-16).
+# UTF-32 first: its little-endian mark starts with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def parse(data: bytes, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> PostSource:
+    """Return the PostSource of a file's bytes (UTF-8, or UTF-16/32 with a byte-order mark)."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    if encoding == "utf-8" and b"\x00" in data:
+        if re.match(rb"(?:[^\x00]\x00){4}|(?:\x00[^\x00]){4}", data):
+            raise FrontMatterError("is UTF-16 text without a byte-order mark: save it as UTF-8")
+        raise FrontMatterError(f"is a binary file, not text (a NUL byte at byte {data.index(0)})")
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise FrontMatterError(f"is not UTF-8 text (byte {exc.start})") from None
-    return parse_text(text)
+        raise FrontMatterError(f"is not {encoding.upper()} text (byte {exc.start})") from None
+    if "\x00" in text:
+        raise FrontMatterError("is a binary file, not text (it has a NUL character)")
+    return parse_text(text, max_nodes=max_nodes, max_bytes=max_bytes)
 
 
-def parse_text(text: str) -> PostSource:
+def parse_text(text: str, *, max_nodes: int = MAX_NODES, max_bytes: int = MAX_BYTES) -> PostSource:
     """Return the PostSource of a file's text; raise FrontMatterError when it has none."""
     bom = text.startswith(BOM)
     if bom:
         text = text[1:]
     opening = _OPENING.match(text)
     if not opening:
-        raise FrontMatterError("has no front matter (it must start with a '---' line)")
+        raise NoFrontMatterError("has no front matter (it must start with a '---' line)")
     newline = opening.group(1)
     closing = _CLOSING.search(text, opening.end())
     if not closing:
         raise FrontMatterError("front matter is not closed by a '---' line")
     yaml_text = text[opening.end() : closing.start()]
     head, tail, body = text[: opening.end()], closing.group(0), text[closing.end() :]
-    try:
-        loader = _Loader(yaml_text)
-        try:
-            node = loader.get_single_node()
-            front_matter = loader.construct_document(node) if node is not None else {}
-        finally:
-            loader.dispose()
-    except yaml.YAMLError as exc:
-        raise FrontMatterError(f"front matter is not valid YAML: {_yaml_reason(exc)}") from None
+    node, front_matter = _load(yaml_text, max_nodes=max_nodes, max_bytes=max_bytes)
     if front_matter is None:
         front_matter = {}
     if not isinstance(front_matter, dict):
@@ -231,11 +303,17 @@ def _check_plain(value: Any, key: str = "") -> None:
     """Raise FrontMatterError unless `value` is plain data JSON can hold (no sets, no binary)."""
     if isinstance(value, dict):
         for item_key, item in value.items():
+            if "\x00" in str(item_key):
+                raise FrontMatterError(f"{key or repr(item_key)}: a key has a NUL character")
             _check_plain(item, key or str(item_key))
     elif isinstance(value, list):
         for item in value:
             _check_plain(item, key)
-    elif value is not None and not isinstance(value, str | int | float | bool):
+    elif isinstance(value, str):
+        # YAML's "\0" escape: no database column can hold it (PostgreSQL refuses it outright).
+        if "\x00" in value:
+            raise FrontMatterError(f"{key}: {value!r} has a NUL character")
+    elif value is not None and not isinstance(value, int | float | bool):
         raise FrontMatterError(f"{key}: a {type(value).__name__} value is not supported in front matter")
 
 
@@ -574,6 +652,20 @@ def _permalink_slug(permalink: str, file_slug: str) -> str | None:
     return None
 
 
+# A post's id lives in a 64-bit integer column (WordPress's own post IDs are unsigned 64-bit,
+# but never that large in practice); ids are ASCII digits: str.isdigit() also accepts '²' and '①'.
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"-?[0-9]+")
+
+
+def parse_id(text: str) -> int | None:
+    """Return the post id `text` spells in ASCII digits, or None when it is not one a post can have."""
+    if not re.fullmatch(r"[0-9]{1,19}", text):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 def _valid_path(path: str) -> bool:
     return path.startswith("/") and not path.startswith("//") and not any(c.isspace() or c == "#" for c in path)
 
@@ -597,10 +689,15 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
     source_id = None
     for key in ("id", "wordpress_id"):
         value = fm.get(key)
-        if (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit()):
-            source_id = int(value)
-            take("source_id", key)
-            break
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            continue
+        if isinstance(value, str) and not _ID.fullmatch(value):
+            continue  # not a number (e.g. 'post-12' or '²'): kept as a front-matter key
+        source_id = parse_id(str(value))
+        if source_id is None:
+            raise FrontMatterError(f"{key} {value!r} is out of range (0 to {MAX_ID})")
+        take("source_id", key)
+        break
 
     if "title" in fm:
         title_value = fm["title"]
@@ -671,7 +768,9 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
     if "permalink" in fm:
         take("permalink", "permalink")
     if isinstance(value, str) and value.strip() and "?" not in value:
-        if not _valid_path(value):
+        # What else a path may not hold is the Post model's rule (blog.models.validate_path),
+        # checked by the importer as by the admin.
+        if not value.startswith("/"):
             raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
         permalink = value
     elif value not in (None, "") and not isinstance(value, str):

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from taggit.models import Tag, TaggedItem
@@ -29,7 +30,7 @@ from taggit.models import Tag, TaggedItem
 from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.comments import CommentImportResult, upsert_comments
-from blog.frontmatter import FrontMatterError, PostFields
+from blog.frontmatter import FrontMatterError, NoFrontMatterError, PostFields
 from blog.models import Author, Category, Post, RemoteImage
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
@@ -212,12 +213,23 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
+            tree = path.resolve()
+            # os.walk does not enter linked folders; linked files are checked below.
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
                 for name in sorted(names):
                     if Path(name).suffix.lower() in POST_SUFFIXES and not name.startswith("."):
                         file_path = Path(root, name)
                         relative = file_path.relative_to(path).as_posix()
+                        if file_path.is_symlink() and not file_path.resolve().is_relative_to(tree):
+                            # Whoever made the folder (an unpacked upload, a shared checkout) may
+                            # point a link at any file this process can read: stay in the tree.
+                            yield SourceFile(
+                                label=str(file_path),
+                                path=relative,
+                                error="is a symbolic link to a file outside the folder: not followed",
+                            )
+                            continue
                         yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
         elif path.suffix.lower() == ".zip" and path.is_file():
             yield from _iter_zip(path, cap)
@@ -253,12 +265,12 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
         yield SourceFile(label=str(path), path=path.name, error=f"is not a readable zip archive: {exc}", listed=True)
         return
     with archive:
-        for info in sorted(archive.infolist(), key=lambda info: info.filename):
-            member = PurePosixPath(info.filename)
-            if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
-                continue
-            if any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1]):
-                continue
+        members = [info for info in archive.infolist() if _is_post_member(info)]
+        refusal = _archive_refusal(archive.infolist(), members)
+        if refusal:
+            yield SourceFile(label=str(path), path=path.name, error=refusal, listed=True)
+            return
+        for info in sorted(members, key=lambda info: info.filename):
             source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
             try:
                 with archive.open(info) as stream:
@@ -270,6 +282,31 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
                 source.error = f"cannot be read from the archive: {exc}"
             yield source
+
+
+def _is_post_member(info: zipfile.ZipInfo) -> bool:
+    member = PurePosixPath(info.filename)
+    if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
+        return False
+    return not any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1])
+
+
+def _archive_refusal(infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo]) -> str:
+    """Return why a whole archive is refused (too many members, too many bytes once unpacked), or ''."""
+    if len(infos) > settings.IMPORT_MAX_ARCHIVE_FILES:
+        return (
+            f"has {len(infos):,} members, more than the {settings.IMPORT_MAX_ARCHIVE_FILES:,} "
+            "accepted (IMPORT_MAX_ARCHIVE_FILES); nothing of it was imported"
+        )
+    # Reading a member never goes past its declared size, nor past the file cap: this bounds the
+    # bytes the import will unpack before any of it is read.
+    total = sum(min(info.file_size, settings.IMPORT_MAX_FILE_BYTES + 1) for info in members)
+    if total > settings.IMPORT_MAX_ARCHIVE_BYTES:
+        return (
+            f"unpacks to {_size(total)} of posts, more than the {_size(settings.IMPORT_MAX_ARCHIVE_BYTES)} "
+            "accepted (IMPORT_MAX_ARCHIVE_BYTES); nothing of it was imported"
+        )
+    return ""
 
 
 def _size(count: int) -> str:
@@ -322,12 +359,19 @@ class _ParallelRenderer:
         `if __name__ == "__main__":` guard. Each save then renders its own body, as in a
         small import: slower, never wrong.
         """
-        try:
-            return [future.result() if future is not None else None for future in futures]
-        except BrokenProcessPool:
-            logger.warning("import: the render worker processes stopped; rendering in this process")
-            self.workers = 1
-            return [None] * len(futures)
+        outputs: list[rendering.Rendered | None] = []
+        for future in futures:
+            try:
+                outputs.append(future.result() if future is not None else None)
+            except BrokenProcessPool:
+                logger.warning("import: the render worker processes stopped; rendering in this process")
+                self.workers = 1
+                return [None] * len(futures)
+            except Exception:
+                # One body the renderer fails on: its own save renders it again and reports the
+                # file, inside the per-file fallback; the rest of the batch keeps its output.
+                outputs.append(None)
+        return outputs
 
     def close(self) -> None:
         if self.pool is not None:
@@ -380,7 +424,12 @@ def import_paths(
     waiting: _Batch | None = None
     try:
         for files in _batches(iter_files(paths), BATCH_SIZE):
-            batch = _parse_batch(files, known=lookups.hashes, report=report)
+            batch = _parse_batch(
+                files,
+                known=lookups.hashes,
+                report=report,
+                on_bug=lambda item, text: result.tracebacks.append((item.label, text)),
+            )
             if not dry_run and batch.parsed:
                 batch.rendering = renderer.submit(
                     [(source.body, fields.excerpt) for _i, source, fields in batch.parsed]
@@ -397,7 +446,9 @@ def import_paths(
     return result
 
 
-def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[..., None]) -> _Batch:
+def _parse_batch(
+    files: list[SourceFile], *, known: set[str], report: Callable[..., None], on_bug: Callable[[SourceFile, str], None]
+) -> _Batch:
     """Read and parse a batch; report the files that fail, are skipped or are unchanged."""
     hashes = {id(item): hashlib.sha256(item.data).hexdigest() for item in files if item.data is not None}
     parsed: list[tuple[SourceFile, frontmatter.PostSource, PostFields]] = []
@@ -408,16 +459,30 @@ def _parse_batch(files: list[SourceFile], *, known: set[str], report: Callable[.
             report(item, UNCHANGED)
         else:
             try:
-                source = frontmatter.parse(item.data)
+                source = frontmatter.parse(
+                    item.data,
+                    max_nodes=settings.IMPORT_MAX_FRONT_MATTER_NODES,
+                    max_bytes=settings.IMPORT_MAX_FRONT_MATTER_BYTES,
+                )
                 fields = frontmatter.read_post(source, path=item.path, tz=settings.TIME_ZONE)
-            except FrontMatterError as exc:
-                # In a folder, a file that does not start with front matter is not a post (README.md).
-                if not item.listed and not item.data.startswith((b"---", b"\xef\xbb\xbf---")):
-                    report(item, "skipped")
-                else:
+            except NoFrontMatterError as exc:
+                # In a folder, a text file that does not start with front matter is not a post (README.md).
+                if item.listed:
                     report(item, FAILED, str(exc))
-                continue
-            parsed.append((item, source, fields))
+                else:
+                    report(item, "skipped")
+            except FrontMatterError as exc:
+                report(item, FAILED, str(exc))
+            except Exception as exc:  # a bug must not stop the run: this file fails, the others go on
+                report(item, FAILED, f"could not be read: {type(exc).__name__}: {exc}")
+                on_bug(item, traceback.format_exc())
+            else:
+                # Checked before rendering: a body over the limit must not reach the render workers.
+                too_long = _too_long(fields, body=source.body)
+                if too_long:
+                    report(item, FAILED, too_long)
+                else:
+                    parsed.append((item, source, fields))
         item.data = None  # stream: let the bytes go as soon as they are parsed
     return _Batch(parsed, hashes)
 
@@ -551,9 +616,6 @@ def _import_one(
 ) -> tuple[str, str]:
     """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
     item.comments, item.warnings = None, [f"comments not imported: {error}" for error in fields.comment_errors]
-    too_long = _too_long(fields)
-    if too_long:
-        return FAILED, too_long
     row = index.find(fields)
     holder = index.by_permalink.get(fields.permalink)
     if holder is not None and holder is not row:
@@ -588,11 +650,26 @@ def _import_one(
     return (UPDATED if row else CREATED), ""
 
 
-def _too_long(fields: PostFields) -> str:
+def _too_long(fields: PostFields, *, body: str = "") -> str:
+    """Return why the file's values do not fit their columns or limits ('' when they do)."""
     for name in ("title", "slug", "permalink", "guid", "layout"):
         limit = Post._meta.get_field(name).max_length
         if len(getattr(fields, name)) > limit:
             return f"{name} is longer than {limit} characters"
+    # The same validators as the admin's form: one rule for a permalink, however it arrives.
+    try:
+        Post._meta.get_field("permalink").run_validators(fields.permalink)
+    except ValidationError as exc:
+        return f"permalink: {' '.join(exc.messages)}"
+    for name, setting in (("categories", "IMPORT_MAX_CATEGORIES"), ("tags", "IMPORT_MAX_TAGS")):
+        limit = getattr(settings, setting)
+        if len(getattr(fields, name)) > limit:
+            return f"{name}: {len(getattr(fields, name)):,} given, at most {limit:,} per post are accepted ({setting})"
+    if len(body) > settings.RENDER_MAX_BODY_CHARS:
+        return (
+            f"the body is {len(body):,} characters long, "
+            f"at most {settings.RENDER_MAX_BODY_CHARS:,} are accepted (RENDER_MAX_BODY_CHARS)"
+        )
     return ""
 
 

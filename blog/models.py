@@ -1,14 +1,16 @@
 """Kabar's content: authors, categories, posts, old URLs and the remote image cache."""
 
 import html
+import re
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import escape_uri_path, repercent_broken_unicode
 from django.utils.translation import gettext_lazy as _
 from markdownx.models import MarkdownxField
 from taggit.managers import TaggableManager
@@ -21,11 +23,82 @@ if TYPE_CHECKING:
 
 
 def validate_path(value: str) -> None:
-    """Raise ValidationError unless `value` is a site path: '/…' with no space or host."""
-    if not value.startswith("/") or value.startswith("//"):
+    """Raise ValidationError unless `value` is a path on this site that a browser keeps on it.
+
+    Browsers read a backslash as '/', so '/\\evil.example/x' (like '//evil.example/x') is a
+    link to another host; control characters, '//', dot segments and an encoded '/' (%2F)
+    make a path that browsers rewrite or that never reaches the post.
+    """
+    if not value.startswith("/"):
         raise ValidationError(_("'%(value)s' must be a path starting with '/'."), params={"value": value})
-    if any(char.isspace() for char in value) or "#" in value:
-        raise ValidationError(_("'%(value)s' must not contain spaces or '#'."), params={"value": value})
+    for pattern, message in _PATH_PROBLEMS:
+        if pattern.search(value):
+            raise ValidationError(message, params={"value": value}, code="invalid_path")
+
+
+_PATH_PROBLEMS = [
+    (re.compile(r"\\"), _("'%(value)s' must not contain a backslash: browsers read it as '/'.")),
+    (re.compile(r"//"), _("'%(value)s' must not contain '//': browsers read '//host' as another site.")),
+    (
+        re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"),
+        _("%(value)r must not contain control characters (tabs, line breaks, NUL, bidirectional overrides, …)."),
+    ),
+    (re.compile(r"[\s#?]"), _("'%(value)s' must not contain spaces, '#' or '?'.")),
+    (re.compile(r"(?:^|/)\.{1,2}(?:/|$)"), _("'%(value)s' must not contain '.' or '..' segments.")),
+    (re.compile(r"%2f", re.I), _("'%(value)s' must not contain '%%2F' (an encoded '/'): no request can reach it.")),
+]
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def permalink_lookups(path: str) -> list[str]:
+    """Return the permalinks a request for `path` (Django's decoded path_info) may stand for.
+
+    The path as decoded, and percent-encoded in upper case (Django's way) and in lower case
+    (WordPress's way: '/%e5%b0%91/').
+    """
+    encoded = escape_uri_path(path)
+    return sorted({path, encoded, _PERCENT_ESCAPE.sub(lambda match: match[0].lower(), encoded)})
+
+
+def validate_reachable(value: str) -> None:
+    """Raise ValidationError when no request reaches `value` (e.g. percent-escapes in mixed case)."""
+    path_info = repercent_broken_unicode(unquote_to_bytes(value)).decode()
+    if value not in permalink_lookups(path_info) and not re.search(r"%2f", value, re.I):  # %2F: validate_path
+        raise ValidationError(
+            _("'%(value)s' cannot be reached: write its percent-escapes all in upper or all in lower case."),
+            params={"value": value},
+            code="unreachable_path",
+        )
+
+
+def validate_not_reserved(value: str) -> None:
+    """Raise ValidationError when `value` is an address the site itself answers (the admin, feeds, …).
+
+    Derived from the URL conf (any pattern before the permalink catch-all) and from the
+    static and media URLs, so a post never hides behind, or hides, one of the site's pages.
+    """
+    from django.urls import Resolver404, resolve
+
+    from blog.views import POST_URL_NAME
+
+    prefixes = [url for url in (settings.STATIC_URL, settings.MEDIA_URL) if url]
+    for prefix in ("/" + url.lstrip("/") for url in prefixes if "://" not in url):
+        if value.startswith(prefix) or value == prefix.rstrip("/"):
+            raise ValidationError(
+                _("'%(value)s' is under %(prefix)s, where the site serves its own files."),
+                params={"value": value, "prefix": prefix},
+                code="reserved_path",
+            )
+    try:
+        match = resolve(value)
+    except Resolver404:  # e.g. a path with a NUL: validate_path refuses it
+        return
+    if match.url_name != POST_URL_NAME:
+        raise ValidationError(
+            _("'%(value)s' is the address of one of the site's own pages (%(name)s): choose another permalink."),
+            params={"value": value, "name": match.view_name or match.route},
+            code="reserved_path",
+        )
 
 
 def url_path(url: str) -> str:
@@ -157,7 +230,7 @@ class Post(models.Model):
     permalink = models.CharField(
         max_length=500,
         unique=True,
-        validators=[validate_path],
+        validators=[validate_path, validate_not_reserved, validate_reachable],
         help_text=_("The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/."),
     )
     blogger_blog = models.JSONField(default=list, blank=True)
@@ -450,6 +523,20 @@ class ImageVariant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class WorkerHeartbeat(models.Model):
+    """When a background worker (`manage.py run_worker`) last said it was alive.
+
+    A task marked running is put back in the queue only when the worker that claimed it has
+    stopped beating, so a long task on a live worker is never run twice.
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
 class CommentQuerySet(models.QuerySet):

@@ -47,19 +47,24 @@ HTML and gets wpautop's paragraphs: a blank line starts a paragraph, a single ne
 ``<br>``, and indentation never makes a code block.
 """
 
+import contextlib
 import functools
 import html
 import math
 import re
 import textwrap
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import nh3
 from django.utils.text import slugify
 from markdown_it import MarkdownIt
+from markdown_it.parser_block import ParserBlock
 from markdown_it.parser_inline import ParserInline
+from markdown_it.rules_block.state_block import StateBlock
 from markdown_it.rules_inline.state_inline import StateInline
 from mdit_py_plugins.footnote import footnote_plugin
 from pygments import highlight
@@ -211,6 +216,9 @@ _DATA_IMAGE = re.compile(r"data:image/(?:png|gif|jpeg|jpg|webp);base64,[a-z0-9+/
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _MORE = "\ue000\ue001\ue002"  # stands for <!--more--> until the summary is cut
 _RAW = "\ue003"  # brackets the index of a {% raw %} block set aside
+# The markers above are private-use characters: in a body they mean nothing a reader can see,
+# and they must not be taken for Kabar's own (U+FFFD is Unicode's stand-in for such a character).
+_MARKERS_IN_TEXT = {ord(char): "\ufffd" for char in _MORE + _RAW}
 
 
 @dataclass(frozen=True)
@@ -452,7 +460,7 @@ def _fill_variables(text: str, *, variables: Mapping[str, str]) -> str:
 
 def _prepare(body: str, *, variables: Mapping[str, str] | None = None) -> str:
     """Return `body` with Liquid and WordPress shortcodes turned into Markdown/HTML."""
-    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    text = body.replace("\r\n", "\n").replace("\r", "\n").translate(_MARKERS_IN_TEXT)
     raw_blocks: list[str] = []
     if "{%" in text:
 
@@ -554,6 +562,38 @@ _BLOCK_START = re.compile(
 )
 
 
+class _OpenElements:
+    """The stack of open elements, with a count per name so that every step is O(1) amortised.
+
+    Searching the stack for a closing tag's element made 40,000 nested <div>s quadratic.
+    """
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.counts: dict[str, int] = {}
+
+    @property
+    def top(self) -> str:
+        return self.names[-1] if self.names else ""
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def open(self, name: str) -> None:
+        self.names.append(name)
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+    def close(self, name: str) -> bool:
+        """Close the innermost `name` and everything opened inside it; False when none is open."""
+        if not self.counts.get(name):
+            return False
+        while True:
+            popped = self.names.pop()
+            self.counts[popped] -= 1
+            if popped == name:
+                return True
+
+
 def _render_run(*, text: str, env: dict, enclosing: str, bounded: bool) -> str:
     if not text.strip():
         return text
@@ -584,26 +624,24 @@ def _render_html(*, content: str, env: dict) -> str:
     if not pieces:
         # Only inline tags (a <span> or <a> alone on its line): one paragraph's inline content.
         return env["md"].renderInline(content.strip(), env) + "\n"
-    out, stack, position = [], [], 0
+    out, stack, position = [], _OpenElements(), 0
     for index, piece in enumerate(pieces):
         text = content[position : piece.start()]
-        enclosing = stack[-1] if stack else ""
         bounded = index > 0 and "\n" not in text
-        out.append(_render_run(text=text, env=env, enclosing=enclosing, bounded=bounded))
+        out.append(_render_run(text=text, env=env, enclosing=stack.top, bounded=bounded))
         if piece["comment"]:
             out.append(_MORE if _MORE_COMMENT.fullmatch(piece[0]) else "")
         elif piece["tag"]:
             name = piece["name"].lower()
             out.append(piece[0])
             if piece["close"]:
-                if name in stack:
-                    del stack[len(stack) - 1 - stack[::-1].index(name) :]
+                stack.close(name)
             elif name not in _VOID_TAGS and not piece[0].endswith("/>"):
-                stack.append(name)
+                stack.open(name)
         else:
             out.append(piece[0])
         position = piece.end()
-    out.append(_render_run(text=content[position:], env=env, enclosing=stack[-1] if stack else "", bounded=False))
+    out.append(_render_run(text=content[position:], env=env, enclosing=stack.top, bounded=False))
     return "".join(out)
 
 
@@ -678,8 +716,54 @@ class _CJKParserInline(ParserInline):
         return state.tokens
 
 
+class RenderTimeout(Exception):
+    """Rendering ran past the deadline set with `deadline()`."""
+
+
+_deadline = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(*, seconds: float) -> Iterator[None]:
+    """Within the block, make rendering raise RenderTimeout once it has run `seconds`.
+
+    Markdown parsing is linear but, in pure Python, a megabyte of pathological Markdown takes
+    seconds: the editor's preview stops there and says so instead of keeping the editor waiting.
+    """
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _check_deadline(*_args) -> bool:
+    """A Markdown rule that never matches: it raises RenderTimeout once the deadline has passed."""
+    at = getattr(_deadline, "at", None)
+    if at is not None and time.monotonic() > at:
+        raise RenderTimeout
+    return False
+
+
+class _WatchedStateBlock(StateBlock):
+    def push(self, *args, **kwargs):
+        _check_deadline()
+        return super().push(*args, **kwargs)
+
+
+class _WatchedParserBlock(ParserBlock):
+    def parse(self, src, md, env, outTokens):
+        """Return `outTokens` with the block tokens of `src` appended, checking the deadline at each."""
+        if not src:
+            return None
+        state = _WatchedStateBlock(src, md, env, outTokens)
+        self.tokenize(state, state.line, state.lineMax)
+        return state.tokens
+
+
 @functools.cache
-def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
+def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool, watched: bool = False) -> MarkdownIt:
     """Return the Markdown parser for a body of this kind (each extra costs time, so only when used)."""
     md = MarkdownIt("commonmark", {"html": True, "breaks": wpautop}).enable(["table", "strikethrough"])
     if cjk:
@@ -689,6 +773,11 @@ def _markdown(*, wpautop: bool, footnotes: bool, cjk: bool) -> MarkdownIt:
     if wpautop:
         # In WordPress HTML, indentation is just formatting, never a code block.
         md.disable("code")
+    if watched:
+        # Checked at every block token and before every inline rule: about a fifth more time,
+        # so only when a deadline is set (the preview), never for saving or importing.
+        md.block.__class__ = _WatchedParserBlock
+        md.inline.ruler.before(md.inline.ruler.get_all_rules()[0], "deadline", _check_deadline)
     for name, rule in {
         "fence": _fence_rule,
         "code_block": _code_block_rule,
@@ -766,10 +855,64 @@ def _external_rel(*, site_host: str):
     return add
 
 
+_DEPTH_PIECE = re.compile(
+    r"<!--.*?(?:-->|\Z)"
+    r"|<(?P<raw>script|style|textarea|title|xmp|iframe|noembed|noframes)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>.*?(?:</(?P=raw)\s*>|\Z)"
+    r"|<(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9-]*)(?:\s(?:[^>\"']|\"[^\"]*\"|'[^']*')*)?(?P<self>/?)>",
+    re.S | re.I,
+)
+_HTML_VOID = frozenset(
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"]
+)
+# Elements an opening tag of the same name closes (HTML's optional end tags); a block also closes a <p>.
+_SELF_CLOSING_SIBLINGS = frozenset(["p", "li", "dt", "dd", "tr", "td", "th", "option"])
+
+
+def limit_depth(html: str, *, max_depth: int) -> str:
+    """Return `html` without the tags that would nest elements deeper than `max_depth`; text is kept.
+
+    HTML parsers (html5ever in nh3 among them) spend time in proportion to the depth of the
+    open elements at each tag, so 40,000 nested <div>s cost quadratic time. One linear pass
+    drops the opening tags past the limit, and their closing tags; no reader's page nests
+    anywhere near that deep.
+    """
+    stack, dropped = _OpenElements(), {}
+    out, position = [], 0
+    for piece in _DEPTH_PIECE.finditer(html):
+        name = (piece["name"] or "").lower()
+        if not name or name in _HTML_VOID or piece["self"]:
+            continue
+        keep = True
+        if piece["close"]:
+            if dropped.get(name):
+                dropped[name] -= 1
+                keep = False
+            else:
+                stack.close(name)
+        else:
+            if stack.top in _SELF_CLOSING_SIBLINGS and (
+                stack.top == name or (stack.top == "p" and name in _BLOCK_TAGS)
+            ):
+                stack.close(stack.top)
+            if len(stack) >= max_depth:
+                dropped[name] = dropped.get(name, 0) + 1
+                keep = False
+            else:
+                stack.open(name)
+        if not keep:
+            out.append(html[position : piece.start()])
+            position = piece.end()
+    if not out:
+        return html
+    out.append(html[position:])
+    return "".join(out)
+
+
 def sanitize(html: str) -> str:
     """Return `html` reduced to the blog-content allowlist, safe to show on the site."""
     # Grammarly's <g> wrappers leak into WordPress posts; the sanitizer would drop their text.
     html = _GRAMMARLY_TAG.sub("", html)
+    html = limit_depth(html, max_depth=_setting(name="RENDER_MAX_DEPTH", default=100))
     cleaned = _cleaner(iframe_hosts=_iframe_hosts()).clean(html)
     cleaned = cleaned.replace(' style=""', "").replace("<img ", '<img decoding="async" ')
     if "<iframe" in cleaned:
@@ -885,6 +1028,7 @@ def render_post(body: str, *, excerpt: str = "", variables: Mapping[str, str] | 
         wpautop=_is_wordpress_html(source),
         footnotes="[^" in source,
         cjk=bool(_CJK_PUNCTUATION.search(source)),
+        watched=getattr(_deadline, "at", None) is not None,
     )
     fragment = sanitize(md.render(source, {"md": md}))
     fragment = fragment.replace("&lt;br&gt;&lt;/br&gt;", "<br>")  # an exporter's <br> inside a code span

@@ -55,18 +55,52 @@ def enqueue_rendering(*, post_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda: render_posts_task.enqueue(ids))
 
 
-def requeue_stale_tasks(*, older_than: timedelta) -> int:
-    """Put back in the queue tasks left running longer than `older_than` by a worker that died.
+def beat(*, worker_id: str) -> None:
+    """Record that the worker `worker_id` is alive now."""
+    from blog.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.update_or_create(worker_id=worker_id, defaults={"beat_at": timezone.now()})
+
+
+def forget_worker(*, worker_id: str) -> None:
+    """Remove the heartbeat of a worker that stopped cleanly."""
+    from blog.models import WorkerHeartbeat
+
+    WorkerHeartbeat.objects.filter(worker_id=worker_id).delete()
+
+
+def requeue_stale_tasks(*, stale_after: timedelta) -> int:
+    """Put back in the queue the running tasks whose worker has not beaten for `stale_after`.
 
     A worker killed mid-task leaves its task marked running forever; Kabar's tasks are
     idempotent (an image already cached is skipped), so running such a task again is safe.
+    The worker that claimed a task last is the one running it: while its heartbeat is fresh
+    the task stays, however long it runs. A worker with no heartbeat at all (a plain
+    `db_worker`) is judged by the task's age alone.
     """
     from django_tasks_db.models import DBTaskResult
+
+    from blog.models import WorkerHeartbeat
 
     try:
         from django.tasks import TaskResultStatus
     except ImportError:  # Django 5.2: the backport.
         from django_tasks import TaskResultStatus
 
-    stale = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=timezone.now() - older_than)
-    return stale.update(status=TaskResultStatus.READY, started_at=None)
+    cutoff = timezone.now() - stale_after
+    running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING)
+    claims = list(running.values_list("pk", "worker_ids", "started_at"))
+    if not claims:
+        WorkerHeartbeat.objects.filter(beat_at__lt=cutoff).delete()
+        return 0
+    workers = {ids[-1] for _pk, ids, _started in claims if ids}
+    beats = dict(WorkerHeartbeat.objects.filter(worker_id__in=workers).values_list("worker_id", "beat_at"))
+    lost = []
+    for pk, ids, started_at in claims:
+        last_beat = beats.get(ids[-1]) if ids else None
+        if (last_beat or started_at or cutoff) < cutoff:
+            lost.append(pk)
+    requeued = running.filter(pk__in=lost).update(status=TaskResultStatus.READY, started_at=None) if lost else 0
+    # The rows of workers gone for good; a worker that only paused writes its row again.
+    WorkerHeartbeat.objects.filter(beat_at__lt=cutoff).delete()
+    return requeued

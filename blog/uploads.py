@@ -17,6 +17,8 @@ from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
+from blog.images.processing import decoding
+
 # Pillow format name → file extension. Anything else is refused.
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 
@@ -82,15 +84,10 @@ def _reencode(*, content: bytes, label: str = "The upload") -> tuple[bytes, str,
             if image_format not in ALLOWED_FORMATS:
                 allowed = ", ".join(ALLOWED_FORMATS)
                 raise UploadError(f"{label} is a {image_format or 'unknown'} file; accepted formats: {allowed}.")
-            frames = getattr(image, "n_frames", 1)
-            pixels = image.width * image.height * frames
-            if pixels > settings.UPLOAD_MAX_PIXELS:
-                raise UploadError(
-                    f"{label} is {image.width}x{image.height} pixels"
-                    + (f" in {frames} frames" if frames > 1 else "")
-                    + f"; at most {settings.UPLOAD_MAX_PIXELS:,} pixels are accepted."
-                )
-            encoded = _encode(image, image_format)
+            frames = _check_frames(image, label=label)
+            # Every frame is decoded and kept until the new file is written.
+            with decoding(pixels=image.width * image.height * frames):
+                encoded = _encode(image, image_format)
     except UploadError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -99,6 +96,33 @@ def _reencode(*, content: bytes, label: str = "The upload") -> tuple[bytes, str,
         raise UploadError(f"{label} is a damaged image: {error}.") from None
     with Image.open(io.BytesIO(encoded)) as result:
         return encoded, image_format, result.width, result.height
+
+
+def _check_frames(image: Image.Image, *, label: str) -> int:
+    """Return the number of frames; raise UploadError when there are too many, or too many pixels in all.
+
+    Frames are counted by seeking one by one and the count stops at the limits: a GIF of
+    400,000 tiny frames costs no more to refuse than one of UPLOAD_MAX_FRAMES.
+    """
+    max_frames, max_pixels = settings.UPLOAD_MAX_FRAMES, settings.UPLOAD_MAX_PIXELS
+    frame_pixels = image.width * image.height
+    frames = 1
+    try:
+        while frames <= max_frames and frames * frame_pixels <= max_pixels:
+            image.seek(frames)
+            frames += 1
+    except EOFError:
+        pass
+    image.seek(0)
+    if frames * frame_pixels > max_pixels:
+        raise UploadError(
+            f"{label} is {image.width}x{image.height} pixels"
+            + (f" in {frames} frames or more" if frames > 1 else "")
+            + f"; at most {max_pixels:,} pixels are accepted."
+        )
+    if frames > max_frames:
+        raise UploadError(f"{label} has more than {max_frames:,} frames; at most {max_frames:,} are accepted.")
+    return frames
 
 
 def _prepare(frame: Image.Image, image_format: str) -> Image.Image:

@@ -1,7 +1,7 @@
 """The public site's URLs, in WordPress's shapes; the last pattern hands every other path to PostView."""
 
 from django.contrib.sitemaps.views import sitemap
-from django.urls import path, re_path
+from django.urls import path, re_path, register_converter
 
 from blog import feeds, views
 from blog.caching import cache_public_page as cached
@@ -10,12 +10,27 @@ from blog.sitemaps import SITEMAPS
 home = cached(views.HomeView.as_view())
 
 
+class PageNumberConverter:
+    """A page number as WordPress writes it: 1, 2, … (no /page/0/ or /page/01/ copy of a page)."""
+
+    regex = "[1-9][0-9]*"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(PageNumberConverter, "page")
+
+
 def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     """Return the URL patterns of a subject's page, its /page/N/ form and its two feeds."""
     page = cached(view.as_view())
     return [
         path(f"{prefix}<str:slug>/", page, name=name),
-        path(f"{prefix}<str:slug>/page/<int:page>/", page, name=f"{name}-page"),
+        path(f"{prefix}<str:slug>/page/<page:page>/", page, name=f"{name}-page"),
         path(f"{prefix}<str:slug>/feed/", cached(feed()), name=f"{name}-feed"),
         path(f"{prefix}<str:slug>/feed/atom/", cached(atom_feed()), name=f"{name}-feed-atom"),
     ]
@@ -23,7 +38,7 @@ def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
 
 urlpatterns = [
     path("", home, name="home"),
-    path("page/<int:page>/", home, name="home-page"),
+    path("page/<page:page>/", home, name="home-page"),
     re_path(r"^(?P<year>[0-9]{4})/$", cached(views.YearView.as_view()), name="year"),
     re_path(r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/$", cached(views.MonthView.as_view()), name="month"),
     re_path(

@@ -18,7 +18,6 @@ from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, Ht
 from django.shortcuts import get_object_or_404
 from django.urls import Resolver404, resolve, reverse
 from django.utils.cache import add_never_cache_headers
-from django.utils.encoding import escape_uri_path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.generic import (
@@ -35,8 +34,9 @@ from taggit.models import Tag
 from blog import comments as comment_service
 from blog.caching import per_content_version
 from blog.forms import CommentForm
+from blog.frontmatter import parse_id
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Comment, Post, Redirect
+from blog.models import Author, Category, Comment, Post, Redirect, permalink_lookups
 
 POST_URL_NAME = "post"
 # Lists show titles and summaries (blog/_post_list.html): fetch only the columns they show.
@@ -70,6 +70,13 @@ class PublishedPostsMixin:
 
     def get_queryset(self):
         return Post.objects.published().posts().only(*LIST_FIELDS)
+
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except OverflowError:
+            # The date views step to the next day or month: past 9999-12-31 there is none.
+            raise Http404(_("No such date.")) from None
 
     def known_count(self) -> int | None:
         """Return how many posts the list has when the archive index knows it (None: count them)."""
@@ -257,7 +264,7 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.select_related("author").filter(permalink__in=permalink_forms(path)).first()
+        post = Post.objects.select_related("author").filter(permalink__in=permalink_lookups(path)).first()
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
@@ -324,7 +331,7 @@ def post_comment_feed(request, path: str):
         if not path.endswith("/" + suffix):
             continue
         base = path[: -len(suffix)]
-        permalinks = {form for written in permalink_forms(base) for form in (written, written.rstrip("/"))}
+        permalinks = {form for written in permalink_lookups(base) for form in (written, written.rstrip("/"))}
         post = (
             Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
         )
@@ -397,10 +404,10 @@ def wordpress_query_target(query) -> str | None:
     """Return where WordPress's query-string addresses of the home page now live (None: none given)."""
     for key in ("p", "page_id"):
         if key in query:
-            source_id = query[key]
+            source_id = parse_id(query[key])
             permalink = None
-            if source_id.isdigit():
-                found = Post.objects.published().filter(source_id=int(source_id))
+            if source_id is not None:
+                found = Post.objects.published().filter(source_id=source_id)
                 permalink = found.values_list("permalink", flat=True).first()
             if permalink is None:
                 raise Http404(_("No post with this id."))
@@ -410,7 +417,7 @@ def wordpress_query_target(query) -> str | None:
     if "feed" in query:
         return "/feed/atom/" if query["feed"] == "atom" else "/feed/"
     month = query.get("m", "")
-    if month.isdigit() and len(month) in {4, 6, 8}:
+    if re.fullmatch(r"[0-9]{4}(?:[0-9]{2}){0,2}", month):
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return None
 
@@ -428,16 +435,6 @@ def _other_forms(path: str) -> list[str]:
         if not base.endswith("/"):
             forms.append(base + "/")
     return [form for form in dict.fromkeys(forms) if form != path]
-
-
-def permalink_forms(path: str) -> list[str]:
-    """Return the ways a stored permalink may write the decoded `path`: as is, or percent-encoded.
-
-    Exporters write the escapes of non-ASCII slugs in lower case (`%e5%b0%91`, as WordPress
-    does); Django's escape_uri_path writes them in upper case. Both name the same address.
-    """
-    escaped = escape_uri_path(path)
-    return sorted({path, escaped, re.sub(r"%[0-9A-F]{2}", lambda match: match[0].lower(), escaped)})
 
 
 def legacy_target(path: str, query_string: str = "") -> str | None:

@@ -6,11 +6,15 @@ Every value can be overridden by the environment variable named beside it.
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:" + os.environ.get("PORT", "8000"))
-# Django views here are I/O light (stored HTML, cached pages): two workers per core and
-# one more is gunicorn's own rule of thumb.
+# Loopback by default: the app is meant to sit behind a reverse proxy (TLS, compression,
+# slow clients). Set GUNICORN_BIND=0.0.0.0:8000 in a container whose port the proxy reaches.
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:" + os.environ.get("PORT", "8000"))
+# Threaded workers: a client that sends its request slowly holds one thread, not a whole
+# worker, so a few slow clients cannot stall everybody else (sync workers need a buffering
+# proxy in front for that). Django views here are I/O light (stored HTML, cached pages).
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))

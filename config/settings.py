@@ -70,6 +70,7 @@ MIDDLEWARE = [
     # (security, CSP) the middleware below added when it was rendered (blog/caching.py).
     "blog.caching.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "blog.middleware.RefuseNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -257,6 +258,22 @@ SERVE_MEDIA = env_bool("SERVE_MEDIA", not AWS_STORAGE_BUCKET_NAME) and MEDIA_URL
 # posts whose front matter names no author are filed under this author.
 IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(5 * 1024 * 1024)))
 IMPORT_DEFAULT_AUTHOR = os.environ.get("IMPORT_DEFAULT_AUTHOR", "admin")
+# Limits against hostile files (README, "Security limits"): front matter may hold at most this
+# many values and this many bytes once YAML aliases are expanded ("billion laughs"); a post at
+# most this many categories and tags; a .zip at most this many members and uncompressed bytes.
+IMPORT_MAX_FRONT_MATTER_NODES = int(os.environ.get("IMPORT_MAX_FRONT_MATTER_NODES", "100000"))
+IMPORT_MAX_FRONT_MATTER_BYTES = int(os.environ.get("IMPORT_MAX_FRONT_MATTER_BYTES", str(5 * 1024 * 1024)))
+IMPORT_MAX_CATEGORIES = int(os.environ.get("IMPORT_MAX_CATEGORIES", "200"))
+IMPORT_MAX_TAGS = int(os.environ.get("IMPORT_MAX_TAGS", "200"))
+IMPORT_MAX_ARCHIVE_FILES = int(os.environ.get("IMPORT_MAX_ARCHIVE_FILES", "50000"))
+IMPORT_MAX_ARCHIVE_BYTES = int(os.environ.get("IMPORT_MAX_ARCHIVE_BYTES", str(512 * 1024 * 1024)))
+# Rendering (blog/rendering.py): bodies longer than this many characters are refused by the
+# importer and the preview, and HTML nested deeper than this many elements is flattened, so
+# that rendering any accepted body takes well under a second.
+RENDER_MAX_BODY_CHARS = int(os.environ.get("RENDER_MAX_BODY_CHARS", str(1024 * 1024)))
+RENDER_MAX_DEPTH = int(os.environ.get("RENDER_MAX_DEPTH", "100"))
+# Seconds the editor's preview may spend rendering; past them it says so (saving still renders).
+RENDER_PREVIEW_SECONDS = float(os.environ.get("RENDER_PREVIEW_SECONDS", "0.8"))
 # The public site (blog/views.py, blog/caching.py).
 POSTS_PER_PAGE = int(os.environ.get("POSTS_PER_PAGE", "10"))
 FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
@@ -266,6 +283,9 @@ PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")
+# Ports the fetcher may connect to, comma-separated ports or ranges ("80,443,8000-8099"): a
+# redirect to :6379 must not reach a Redis server on an allowed network.
+IMAGE_CACHE_ALLOWED_PORTS = env_list("IMAGE_CACHE_ALLOWED_PORTS", "80,443")
 # Download every image from this copy of the old sites instead (<mirror>/<host>/<path>, the
 # layout `wget --mirror` writes), e.g. http://127.0.0.1:9000/ when the old site is gone.
 IMAGE_CACHE_MIRROR = os.environ.get("IMAGE_CACHE_MIRROR", "")
@@ -279,6 +299,9 @@ IMAGE_CACHE_RETRIES = int(os.environ.get("IMAGE_CACHE_RETRIES", "2"))
 IMAGE_CACHE_RETRY_BACKOFF = float(os.environ.get("IMAGE_CACHE_RETRY_BACKOFF", "0.5"))
 IMAGE_CACHE_CONCURRENCY = int(os.environ.get("IMAGE_CACHE_CONCURRENCY", "8"))
 IMAGE_CACHE_PER_HOST = int(os.environ.get("IMAGE_CACHE_PER_HOST", "4"))
+# Pixels decoded at once in one process, all images together (cached and uploaded): an image
+# waits until the pixels of the others fit. At least the largest single image allowed.
+IMAGE_DECODE_MAX_PIXELS = int(os.environ.get("IMAGE_DECODE_MAX_PIXELS", "50000000"))
 
 # Comments (blog/comments.py, README "Comments"). Imported comments are always shown once
 # approved; COMMENTS_ENABLED lets readers post new ones (each post's comment_status decides too).
@@ -312,3 +335,4 @@ SEARCH_CONFIG = os.environ.get("SEARCH_CONFIG", "simple")
 UPLOAD_MAX_BYTES = int(os.environ.get("UPLOAD_MAX_BYTES", str(10 * 1024 * 1024)))
 UPLOAD_MAX_PIXELS = int(os.environ.get("UPLOAD_MAX_PIXELS", "50000000"))
 UPLOAD_MAX_DIMENSION = int(os.environ.get("UPLOAD_MAX_DIMENSION", "2560"))
+UPLOAD_MAX_FRAMES = int(os.environ.get("UPLOAD_MAX_FRAMES", "1000"))

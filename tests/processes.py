@@ -16,6 +16,7 @@ def site_env(tmp_path) -> dict:
         "CACHE_DIR": str(tmp_path / "cache"),
         "TASKS_BACKEND": "database",
         "IMAGE_CACHE_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "IMAGE_CACHE_ALLOWED_PORTS": "1024-65535",  # the test servers' ports
         "IMAGE_CACHE_READ_TIMEOUT": "90",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }

@@ -315,6 +315,26 @@ def test_bulk_rerender_renders_again_inline(admin_client, make_post):
     assert re.match(r"<h2[^>]*>Title</h2>", Post.objects.get(pk=stale.pk).body_html)
 
 
+@pytest.mark.django_db
+def test_post_list_with_thousands_of_categories_on_one_post(admin_client, make_post, category):
+    """Issue 17 #8: one post in 3,000 categories; the list and its filters keep a fixed query count."""
+    post = make_post(categories=[category], tags=["a"])
+    few, response = _changelist_queries(admin_client, "")
+    assert response.status_code == 200
+    many_categories = Category.objects.bulk_create(
+        Category(name=f"Category {n}", slug=f"category-{n}") for n in range(3000)
+    )
+    post.categories.add(*many_categories)
+    for query in ("", f"?categories__id__exact={many_categories[-1].pk}", "?tag=a"):
+        count, response = _changelist_queries(admin_client, query)
+        assert response.status_code == 200
+        assert response.context["cl"].result_count == 1
+        assert count == few
+    filters = _changelist_filter(response, "categories")
+    assert filters["Category 2999 (1)"] is False
+    assert filters["TutorialBlogger (1)"] is False
+
+
 @pytest.mark.parametrize(
     ("submitted", "stored", "kept"),
     [

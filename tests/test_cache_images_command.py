@@ -12,6 +12,7 @@ from tests.images_helpers import image_bytes
 @pytest.fixture(autouse=True)
 def image_settings(settings):
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]
     settings.IMAGE_CACHE_READ_TIMEOUT = 0.5
     settings.IMAGE_CACHE_RETRIES = 0
 

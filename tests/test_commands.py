@@ -77,3 +77,32 @@ def test_export_posts_writes_files_and_summarises(tmp_path):
 def test_export_posts_refuses_a_bad_since_date(tmp_path):
     with pytest.raises(CommandError, match="--since '2022-02-30' is not a valid date"):
         call_command("export_posts", str(tmp_path), "--since", "2022-02-30", stdout=StringIO())
+
+
+def test_import_posts_names_each_hostile_file_in_one_line_and_imports_the_rest(tmp_path):
+    """A YAML alias bomb, a recursive alias and a zip of too many members; the sample post still imports."""
+    import zipfile
+
+    from django.test import override_settings
+
+    bomb = tmp_path / "2020-01-01-bomb.md"
+    levels = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, 10)]
+    bomb.write_text("---\n" + "\n".join(levels) + "\n---\n")
+    loop = tmp_path / "2020-01-01-loop.md"
+    loop.write_text("---\nloop: &a [*a]\n---\n")
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for n in range(3):
+            zipped.writestr(f"2020-01-0{n + 1}-p.md", "---\ntitle: p\n---\n")
+    stdout, stderr = StringIO(), StringIO()
+    with override_settings(IMPORT_MAX_ARCHIVE_FILES=2), pytest.raises(CommandError) as failure:
+        call_command("import_posts", str(bomb), str(loop), str(archive), str(SAMPLE_POST), stdout=stdout, stderr=stderr)
+    assert failure.value.returncode == 1
+    assert stderr.getvalue().splitlines() == [
+        f"{bomb}: front matter has more than 100,000 values once its YAML aliases are expanded",
+        f"{loop}: front matter has a YAML alias inside what it points at (line 2)",
+        f"{archive}: has 3 members, more than the 2 accepted (IMPORT_MAX_ARCHIVE_FILES); nothing of it was imported",
+    ]
+    assert SUMMARY.search(stdout.getvalue()).groups() == ("1", "0", "0", "3")
+    assert Post.objects.count() == 1

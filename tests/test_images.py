@@ -25,6 +25,7 @@ from tests.images_helpers import ConnectionLog, animated_gif, image_bytes, store
 def image_settings(settings):
     """Let the cache reach the test server, and keep every wait short."""
     settings.IMAGE_CACHE_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["80", "443", "1024-65535"]  # the test servers' ports
     settings.IMAGE_CACHE_CONNECT_TIMEOUT = 1.0
     settings.IMAGE_CACHE_READ_TIMEOUT = 0.5
     settings.IMAGE_CACHE_TOTAL_TIMEOUT = 5.0
@@ -145,7 +146,7 @@ def test_exif_orientation_is_applied_and_metadata_stripped_from_variants(httpser
 
     image = RemoteImage.objects.get(url=url)
     assert (image.width, image.height) == (600, 800)  # as a reader sees it: portrait
-    assert open_stored(image.original).getexif()[0x0112] == 6  # the master keeps its bytes
+    assert dict(open_stored(image.original).getexif()) == {0x0112: 6}  # the master keeps its orientation only
     assert set(image.variants.values_list("width", "height")) == {(480, 640), (600, 800)}
     for variant in image.variants.all():
         stored = open_stored(variant.name)
@@ -860,6 +861,330 @@ def test_post_sharing_an_image_cached_by_another_run_is_rerendered(httpserver, m
     assert result.already_cached == [url] and result.posts_rerendered == 1
     assert url not in Post.objects.get(pk=second.pk).body_html
     assert len(httpserver.log) == 1
+
+
+# --- Ports and special-purpose ranges (issue 17 #14) ------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_redirect_to_another_port_of_an_allowed_network_is_refused(httpserver, make_post, settings):
+    """The reported attack: 127/8 allowed, a redirect to Redis on 6379."""
+    settings.IMAGE_CACHE_ALLOWED_PORTS = [str(httpserver.port)]
+    httpserver.expect_request("/jump.png").respond_with_data(
+        "", status=302, headers={"Location": "http://127.0.0.1:6379/"}
+    )
+    post_with(make_post, httpserver.url_for("/jump.png"))
+    with ConnectionLog() as connections:
+        result = cache_images()
+    assert result.refused == [
+        (httpserver.url_for("/jump.png"), "port 6379 is not an allowed port (IMAGE_CACHE_ALLOWED_PORTS)")
+    ]
+    assert connections.hosts == ["127.0.0.1"]  # the test server only, once
+
+
+def test_allowed_ports_take_ranges_and_refuse_nonsense(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from blog.images.fetching import allowed_ports
+
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["443", "8000-8002"]
+    assert allowed_ports() == [range(443, 444), range(8000, 8003)]
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["http"]
+    with pytest.raises(ImproperlyConfigured, match="'http' is not a port or a range of ports"):
+        allowed_ports()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "192.0.0.9",  # IANA special purpose (PCP anycast), though Python calls it global
+        "192.0.0.10",
+        "192.31.196.1",  # AS112
+        "192.52.193.1",  # AMT
+        "192.88.99.1",  # 6to4 relay anycast
+        "192.175.48.1",  # AS112 direct delegation
+        "2620:4f:8000::1",
+        "2002:808:808::1",  # 6to4, whatever it carries
+        "3fff::1",  # documentation
+    ],
+)
+def test_iana_special_purpose_addresses_are_refused(settings, address):
+    """Addresses Python's ipaddress counts as global, in ranges IANA reserves for special purposes."""
+    import ipaddress
+
+    settings.IMAGE_CACHE_ALLOWED_NETWORKS = []
+    assert address_refusal(ipaddress.ip_address(address)) == f"{address} is a special-purpose address"
+
+
+# --- The total deadline bounds the whole fetch (issue 17 #2) ----------------------------------
+
+
+class DripServer:
+    """A raw TCP server on 127.0.0.1 that sends `head` at once, then `drip` one byte per `interval`."""
+
+    def __init__(self, *, head: bytes, drip: bytes, interval: float = 0.05):
+        import threading
+
+        self.head, self.drip, self.interval = head, drip, interval
+        self.connections = 0
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._answer, args=(client,), daemon=True).start()
+
+    def _answer(self, client):
+        with client:
+            try:
+                client.recv(65536)
+                client.sendall(self.head)
+                for byte in self.drip:
+                    if self.stop.wait(self.interval):
+                        return
+                    client.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "drip"),
+    [
+        # The reported attack: a Content-Length of 100,000, then one byte at a time.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n", b"x" * 100_000),
+        # Header lines dripped: the status line never ends within the deadline.
+        (b"", b"HTTP/1.1 200 OK\r\n" + b"X-Slow: " + b"y" * 100_000),
+        # No Content-Length: a dripped body that would look complete once cut.
+        (b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n\r\n", b"x" * 100_000),
+    ],
+    ids=["body", "headers", "body-without-length"],
+)
+def test_a_dripping_server_is_cut_off_at_the_total_deadline_retries_included(settings, head, drip):
+    settings.IMAGE_CACHE_ALLOWED_PORTS = ["1024-65535"]
+    settings.IMAGE_CACHE_READ_TIMEOUT = 0.5  # every byte comes well within it
+    settings.IMAGE_CACHE_TOTAL_TIMEOUT = 1.0
+    settings.IMAGE_CACHE_RETRIES = 2
+    settings.IMAGE_CACHE_RETRY_BACKOFF = 0.01
+    with DripServer(head=head, drip=drip) as server:
+        started = time.monotonic()
+        with pytest.raises(FetchError) as caught:
+            fetch(f"http://127.0.0.1:{server.port}/x.png")
+        elapsed = time.monotonic() - started
+    assert caught.value.reason == "took longer than 1 s (IMAGE_CACHE_TOTAL_TIMEOUT)"
+    assert 0.9 < elapsed < 1.4
+    assert server.connections == 1  # no retry starts after the deadline
+
+
+def test_retries_stop_when_their_backoff_would_pass_the_deadline(httpserver, settings):
+    settings.IMAGE_CACHE_TOTAL_TIMEOUT = 1.0
+    settings.IMAGE_CACHE_RETRIES = 5
+    settings.IMAGE_CACHE_RETRY_BACKOFF = 0.4  # 0.4 + 0.8 already pass 1 s
+    httpserver.expect_request("/busy.png").respond_with_data("busy", status=503)
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="HTTP 503"):
+        fetch(httpserver.url_for("/busy.png"))
+    assert time.monotonic() - started < 1.0
+    assert len(httpserver.log) == 2
+
+
+# --- Pixels decoded at once, all threads together (issue 17 #3) -------------------------------
+
+
+@pytest.mark.django_db
+def test_parallel_large_pngs_stay_within_the_process_wide_decode_budget(httpserver, make_post, settings, monkeypatch):
+    """Eight 2000x2000 PNGs of a few KB each, fetched eight at a time: at most two are decoded at once."""
+    import threading
+
+    from blog.images import processing
+
+    side = 2000
+    settings.IMAGE_DECODE_MAX_PIXELS = 2 * side * side
+    settings.IMAGE_CACHE_WIDTHS = [480]
+    content = image_bytes("PNG", (side, side))
+    assert len(content) < 100_000  # small file, large image
+    urls = []
+    for n in range(8):
+        httpserver.expect_request(f"/big{n}.png").respond_with_data(content, content_type="image/png")
+        urls.append(httpserver.url_for(f"/big{n}.png"))
+    post_with(make_post, *urls)
+
+    # Measured outside the budget: the pixels of the images being decoded and resized right now.
+    lock, in_flight, peak = threading.Lock(), [0], [0]
+    original = processing._process
+
+    def measured(data):
+        with lock:
+            in_flight[0] += side * side
+            peak[0] = max(peak[0], in_flight[0])
+        try:
+            return original(data)
+        finally:
+            with lock:
+                in_flight[0] -= side * side
+
+    monkeypatch.setattr(processing, "_process", measured)
+    result = cache_images(concurrency=8)
+
+    assert len(result.cached) == 8
+    assert peak[0] == 2 * side * side  # two at once: the budget, and parallel work still happens
+    assert processing.decode_budget.in_use == 0
+
+
+def test_an_image_larger_than_the_whole_budget_decodes_alone(settings):
+    import threading
+
+    from blog.images.processing import PixelBudget
+
+    settings.IMAGE_DECODE_MAX_PIXELS = 100
+    budget = PixelBudget()
+    held = []
+
+    def big():
+        with budget.hold(pixels=1000):
+            held.append(budget.in_use)
+
+    with budget.hold(pixels=10):
+        waiting = threading.Thread(target=big)
+        waiting.start()
+        waiting.join(0.2)
+        assert held == []  # the big one waits for the small one to finish
+    waiting.join(2)
+    assert held == [100]  # then runs alone, holding the whole budget
+    assert budget.in_use == 0
+
+
+# --- No location or personal metadata in any stored file, originals included (issue 17 #11) ---
+
+SECRET = b"KabarSecretCam"  # in every metadata block below; must appear in no stored file
+
+
+def _camera_exif(orientation=1):
+    exif = Image.Exif()
+    if orientation != 1:
+        exif[0x0112] = orientation
+    exif[0x010F] = SECRET.decode()  # Make
+    exif[0x013B] = "Jane Photographer"  # Artist
+    exif.get_ifd(0x8825).update({1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 0.0)})  # GPS
+    return exif.tobytes()
+
+
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>6,10.5S</exif:GPSLatitude>' + SECRET + b"</x:xmpmeta>"
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    import struct
+
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _jpeg_with_everything():
+    """A photo as phones and editors write it: EXIF with GPS and orientation, XMP, IPTC, a comment, trailing bytes."""
+    plain = image_bytes("JPEG", (800, 600), exif=_camera_exif(orientation=6), comment=SECRET)
+    xmp = _segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + XMP)
+    iptc = _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x12\x1c\x02\x50\x00\x0e" + SECRET)
+    return plain[:2] + xmp + iptc + plain[2:] + b"trailing " + SECRET
+
+
+def _png_with_everything():
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Author", SECRET.decode())
+    info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    info.add_text("Comment", SECRET.decode(), zip=True)
+    return image_bytes("PNG", (600, 400), pnginfo=info, exif=_camera_exif())
+
+
+def _gif_with_everything():
+    content = image_bytes("GIF", (300, 200), comment=SECRET)
+    xmp = b"\x21\xff\x0bXMP DataXMP" + bytes([len(XMP[:255])]) + XMP[:255] + b"\x00"
+    return content[:-1] + xmp + b"\x3b"
+
+
+def _webp_with_everything():
+    return image_bytes("WEBP", (600, 400), exif=_camera_exif(), xmp=XMP)
+
+
+def _entropy_coded_data(jpeg: bytes) -> bytes:
+    """Return a JPEG's compressed picture: from its first scan to the end of the image."""
+    start = jpeg.index(b"\xff\xda")
+    return jpeg[start : jpeg.index(b"\xff\xd9", start) + 2]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("make", "path", "content_type"),
+    [
+        (_jpeg_with_everything, "/photo.jpg", "image/jpeg"),
+        (_png_with_everything, "/photo.png", "image/png"),
+        (_gif_with_everything, "/photo.gif", "image/gif"),
+        (_webp_with_everything, "/photo.webp", "image/webp"),
+    ],
+    ids=["jpeg", "png", "gif", "webp"],
+)
+def test_a_linked_original_is_stored_without_location_or_personal_metadata(
+    httpserver, make_post, _media_root, make, path, content_type
+):
+    content = make()
+    assert content.count(SECRET) >= 2 and (b"GPS" in content or b"\x88\x25" in content or b"\x25\x88" in content)
+    url = serve(httpserver, path, content, content_type=content_type)
+    post = make_post(body=f'<a href="{url}"><img src="{url}" alt="A photo"></a>')
+
+    cache_images()
+
+    image = RemoteImage.objects.get(url=url)
+    post.refresh_from_db()
+    assert f'href="{default_storage.url(image.original)}"' in post.body_html  # the post links to it
+    for name in stored_files(_media_root):
+        stored = (_media_root / name).read_bytes()
+        assert SECRET not in stored, name
+        assert b"GPSLatitude" not in stored, name
+    with default_storage.open(image.original) as handle:
+        original = handle.read()
+    cleaned, source = Image.open(io.BytesIO(original)), Image.open(io.BytesIO(content))
+    assert cleaned.format == source.format
+    assert "xmp" not in cleaned.info and "comment" not in cleaned.info
+    assert 0x8825 not in cleaned.getexif() and 0x010F not in cleaned.getexif()
+    assert cleaned.convert("RGB").tobytes() == source.convert("RGB").tobytes()  # not one pixel changed
+    if source.format == "JPEG":
+        assert _entropy_coded_data(original) == _entropy_coded_data(content)  # not re-encoded
+        assert dict(cleaned.getexif()) == {0x0112: 6}  # still shown upright
+        assert (image.width, image.height) == (600, 800)
+
+
+@pytest.mark.django_db
+def test_an_avif_original_with_metadata_is_re_encoded_without_it(httpserver, make_post, _media_root):
+    content = image_bytes("AVIF", (600, 400), exif=_camera_exif(), xmp=XMP)
+    assert SECRET in content
+    url = serve(httpserver, "/photo.avif", content, content_type="image/avif")
+    post_with(make_post, url)
+
+    cache_images()
+
+    image = RemoteImage.objects.get(url=url)
+    with default_storage.open(image.original) as handle:
+        original = handle.read()
+    assert SECRET not in original
+    stored = Image.open(io.BytesIO(original))
+    assert (stored.format, stored.size) == ("AVIF", (600, 400))
+    assert dict(stored.getexif()) == {} and "xmp" not in stored.info
 
 
 def test_images_of_a_gone_site_come_from_its_mirror_and_keep_their_address(httpserver, make_post, settings):

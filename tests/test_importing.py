@@ -384,3 +384,130 @@ def test_large_import_points_posts_at_images_already_cached(tmp_path):
         assert "/media/images/ab/abc/original.png" in html
         assert f'src="{url}"' not in html
         assert 'width="640"' in html
+
+
+# --- Hostile files (issue 17): each gets one line, the good files around it are imported ---------
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 9)}]" for n in range(1, levels + 1)]
+    return "---\ntitle: bomb\n" + "\n".join(lines) + "\n---\nBody\n"
+
+
+def test_yaml_alias_bombs_and_recursive_aliases_fail_alone_and_fast(tmp_path):
+    import time
+
+    files = {
+        "2020-01-01-six.md": _alias_bomb(6),  # 9**6 = 531,441 values once expanded
+        "2020-01-01-nine.md": _alias_bomb(9),  # 387 million
+        "2020-01-01-loop.md": "---\ntitle: loop\nloop: &a [*a]\n---\n",
+        "2020-01-01-loop-map.md": "---\ntitle: loop\nmeta:\n  self: &m {inner: *m}\n---\n",
+        "2020-01-01-bulky.md": "---\nbig: &b " + "x" * 5000 + "\nmany: [" + ", ".join(["*b"] * 1100) + "]\n---\n",
+    }
+    paths = [write(tmp_path, name, text) for name, text in files.items()]
+    good = write(tmp_path, "2020-01-02-good.md", GOOD.format(id=2) + "\n")
+    small = write(tmp_path, "2020-01-03-aliases.md", "---\nbase: &base {a: 1}\ncopy: *base\n---\nBody\n")
+    started = time.perf_counter()
+    result = import_paths([*paths, good, small])
+    assert time.perf_counter() - started < 5
+    assert dict(result.failures) == {
+        str(paths[0]): "front matter has more than 100,000 values once its YAML aliases are expanded",
+        str(paths[1]): "front matter has more than 100,000 values once its YAML aliases are expanded",
+        str(paths[2]): "front matter has a YAML alias inside what it points at (line 3)",
+        str(paths[3]): "front matter has a YAML alias inside what it points at (line 4)",
+        str(paths[4]): "front matter is larger than 5,242,880 bytes once its YAML aliases are expanded",
+    }
+    assert (result.created, result.failed) == (2, 5)
+    # Aliases within the limits are read as YAML means them.
+    assert Post.objects.get(title="").front_matter == {"base": {"a": 1}, "copy": {"a": 1}}
+
+
+def test_front_matter_limits_come_from_the_settings(tmp_path, settings):
+    settings.IMPORT_MAX_FRONT_MATTER_NODES = 20
+    settings.IMPORT_MAX_FRONT_MATTER_BYTES = 200
+    many = write(tmp_path, "2020-01-01-many.md", "---\ntags: [" + ", ".join(f"t{n}" for n in range(20)) + "]\n---\n")
+    long = write(tmp_path, "2020-01-01-long.md", "---\ntitle: " + "x" * 300 + "\n---\n")
+    fits = write(tmp_path, "2020-01-01-fits.md", "---\ntags: [" + ", ".join(f"t{n}" for n in range(10)) + "]\n---\n")
+    result = import_paths([many, long, fits])
+    assert dict(result.failures) == {
+        str(many): "front matter has more than 20 values once its YAML aliases are expanded",
+        str(long): "front matter is larger than 200 bytes once its YAML aliases are expanded",
+    }
+    assert result.created == 1
+
+
+def test_categories_and_tags_per_post_are_capped(tmp_path, settings):
+    settings.IMPORT_MAX_CATEGORIES = 3
+    settings.IMPORT_MAX_TAGS = 2
+    names = ", ".join(f"c{n}" for n in range(4))
+    categories = write(tmp_path, "2020-01-01-cats.md", f"---\ncategories: [{names}]\n---\n")
+    tags = write(tmp_path, "2020-01-01-tags.md", "---\ntags: a b c\n---\n")
+    fits = write(tmp_path, "2020-01-02-fits.md", "---\ncategories: [x, y, z]\ntags: [a, b]\n---\n")
+    result = import_paths([categories, tags, fits])
+    assert dict(result.failures) == {
+        str(categories): "categories: 4 given, at most 3 per post are accepted (IMPORT_MAX_CATEGORIES)",
+        str(tags): "tags: 3 given, at most 2 per post are accepted (IMPORT_MAX_TAGS)",
+    }
+    assert result.created == 1
+    assert sorted(Category.objects.values_list("name", flat=True)) == ["x", "y", "z"]
+    assert sorted(Tag.objects.values_list("name", flat=True)) == ["a", "b"]
+
+
+def test_a_body_longer_than_the_render_limit_is_refused_before_rendering(tmp_path, settings, monkeypatch):
+    from blog import rendering
+
+    settings.RENDER_MAX_BODY_CHARS = 1000
+    rendered = []
+    original = rendering.render_post
+    monkeypatch.setattr(rendering, "render_post", lambda body, **kw: rendered.append(body) or original(body, **kw))
+    long = write(tmp_path, "2020-01-01-long.md", "---\ntitle: long\n---\n" + "<div>" * 300)
+    fits = write(tmp_path, "2020-01-02-fits.md", "---\ntitle: fits\n---\n" + "word " * 199)
+    result = import_paths([long, fits])
+    assert result.failures == [
+        (str(long), "the body is 1,500 characters long, at most 1,000 are accepted (RENDER_MAX_BODY_CHARS)")
+    ]
+    assert list(Post.objects.values_list("title", flat=True)) == ["fits"]
+    assert all("<div>" not in body for body in rendered)
+
+
+def _zip(path, members):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_an_archive_over_the_member_or_byte_limit_is_refused_whole(tmp_path, settings):
+    settings.IMPORT_MAX_ARCHIVE_FILES = 5
+    settings.IMPORT_MAX_ARCHIVE_BYTES = 20_000
+    padding = "\n" + "a " * 2500  # 5,000 bytes that compress to almost nothing
+    many = _zip(tmp_path / "many.zip", {f"2020-01-0{n}-p{n}.md": GOOD.format(id=n) for n in range(1, 7)})
+    big = _zip(tmp_path / "big.zip", {f"2020-01-0{n}-p{n}.md": GOOD.format(id=n) + padding for n in range(1, 6)})
+    fits = _zip(tmp_path / "fits.zip", {f"2020-01-0{n}-p{n}.md": GOOD.format(id=n) + padding for n in range(1, 4)})
+    result = import_paths([many, big, fits])
+    assert result.failures == [
+        (str(many), "has 6 members, more than the 5 accepted (IMPORT_MAX_ARCHIVE_FILES); nothing of it was imported"),
+        (
+            str(big),
+            f"unpacks to {5 * len(GOOD.format(id=1) + padding)} bytes of posts, more than the 20000 bytes "
+            "accepted (IMPORT_MAX_ARCHIVE_BYTES); nothing of it was imported",
+        ),
+    ]
+    assert result.created == 3
+
+
+def test_an_archive_of_many_large_members_is_refused_before_unpacking(tmp_path):
+    """The reported attack: a few MB of zip holding 200 members of 5 MB each (defaults apply)."""
+    import time
+
+    archive = tmp_path / "bomb.zip"
+    member = "---\ntitle: x\n---\n" + "a" * (5 * 1024 * 1024 - 20)
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zipped:
+        for n in range(120):
+            zipped.writestr(f"2020-01-01-p{n}.md", member)
+    started = time.perf_counter()
+    result = import_paths([archive])
+    assert time.perf_counter() - started < 2
+    assert result.failed == 1 and result.created == 0
+    assert "more than the 536.871 MB accepted (IMPORT_MAX_ARCHIVE_BYTES)" in result.failures[0][1]

@@ -56,3 +56,46 @@ def test_debug_off_without_secret_key_refuses_to_start():
     ok = _settings_with(DEBUG="0", SECRET_KEY="x" * 50)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["debug"] is False
+
+
+LIMITS = {
+    "IMPORT_MAX_FRONT_MATTER_NODES": 100000,
+    "IMPORT_MAX_FRONT_MATTER_BYTES": 5242880,
+    "IMPORT_MAX_CATEGORIES": 200,
+    "IMPORT_MAX_TAGS": 200,
+    "IMPORT_MAX_ARCHIVE_FILES": 50000,
+    "IMPORT_MAX_ARCHIVE_BYTES": 536870912,
+    "RENDER_MAX_BODY_CHARS": 1048576,
+    "RENDER_MAX_DEPTH": 100,
+    "RENDER_PREVIEW_SECONDS": 0.8,
+    "IMAGE_CACHE_ALLOWED_PORTS": ["80", "443"],
+    "IMAGE_DECODE_MAX_PIXELS": 50000000,
+    "UPLOAD_MAX_FRAMES": 1000,
+}
+
+
+def _limits(**env):
+    probe = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        f"print(json.dumps({{name: getattr(settings, name) for name in {list(LIMITS)!r}}}))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in LIMITS}
+    clean.update(env, DJANGO_SETTINGS_MODULE="config.settings")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=clean, capture_output=True, text=True)
+    return json.loads(result.stdout)
+
+
+def test_security_limits_have_their_documented_defaults_and_come_from_the_environment():
+    assert _limits() == LIMITS
+    changed = _limits(IMAGE_CACHE_ALLOWED_PORTS="443,8000-8099", IMPORT_MAX_TAGS="5", RENDER_MAX_DEPTH="20")
+    assert changed == {
+        **LIMITS,
+        "IMAGE_CACHE_ALLOWED_PORTS": ["443", "8000-8099"],
+        "IMPORT_MAX_TAGS": 5,
+        "RENDER_MAX_DEPTH": 20,
+    }
+    env_example = (REPO / ".env.example").read_text()
+    readme = (REPO / "README.md").read_text()
+    for name in LIMITS:
+        assert f"\n{name}=" in env_example, name
+        assert f"`{name}`" in readme, name

@@ -113,3 +113,47 @@ def test_killed_worker_task_is_run_again_by_another_worker(tmp_path, server):
     )
     assert outcome == "SUCCESSFUL cached 640 480 1 False"
     assert server.requests == 2
+
+
+def test_a_long_task_on_a_live_worker_is_not_run_twice(tmp_path, server):
+    env = site_env(tmp_path)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True, timeout=120)
+    manage_shell(
+        env,
+        "from django.db import transaction; from blog.models import Author, Post; from blog.tasks import "
+        "enqueue_image_caching\n"
+        "with transaction.atomic():\n"
+        "    a = Author.objects.create(name='admin', slug='admin')\n"
+        f"    p = Post.objects.create(title='T', slug='t', permalink='/t/', author=a, status='published', "
+        f"body='![photo]({server.url})')\n"
+        "    enqueue_image_caching(post_ids=[p.pk])",
+    )
+    worker = [sys.executable, "manage.py", "run_worker", "--interval", "0.2", "--stale-after", "2"]
+    first = subprocess.Popen(worker, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.first_request.wait(60), "the first worker never fetched the image"
+        time.sleep(4)  # the task has run twice --stale-after, its worker alive and beating
+        second = subprocess.run([*worker, "--batch"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert second.returncode == 0, second.stderr
+        assert "requeued" not in second.stderr
+        state = manage_shell(
+            env, "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.get().status)"
+        )
+        assert state == "RUNNING"
+        server.release.set()  # the slow download ends; the first worker finishes its task
+        deadline = time.monotonic() + 60
+        while manage_shell(
+            env, "from django_tasks_db.models import DBTaskResult; print(DBTaskResult.objects.get().status)"
+        ) != ("SUCCESSFUL"):
+            assert time.monotonic() < deadline, "the first worker never finished its task"
+            time.sleep(0.5)
+    finally:
+        server.release.set()
+        first.terminate()
+        try:
+            first.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            first.kill()
+            first.communicate()
+    assert server.requests == 1  # one download: the task ran once
+    assert manage_shell(env, "from blog.models import WorkerHeartbeat; print(WorkerHeartbeat.objects.count())") == "0"

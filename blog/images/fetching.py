@@ -5,8 +5,10 @@ is checked, and the connection goes to the checked address (the name is only sen
 header and used for TLS), so a second DNS answer cannot point the request somewhere else.
 """
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -33,6 +35,45 @@ CHUNK_SIZE = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DOCUMENT_TYPES = frozenset({"application/json", "application/xml", "application/xhtml+xml", "application/javascript"})
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# IANA's special-purpose address registries (IPv4 and IPv6), whole: Python's is_global counts a
+# few of their members (192.0.0.9, 2001:4:112::/48, …) as public. The NAT64 prefix is left
+# out: the IPv4 address it carries is judged instead.
+SPECIAL_PURPOSE = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.31.196.0/24",
+        "192.52.193.0/24",
+        "192.88.99.0/24",
+        "192.168.0.0/16",
+        "192.175.48.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "::/127",
+        "::ffff:0:0/96",
+        "64:ff9b:1::/48",
+        "100::/63",
+        "2001::/23",
+        "2001:db8::/32",
+        "2002::/16",
+        "2620:4f:8000::/48",
+        "3fff::/20",
+        "5f00::/16",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -74,6 +115,21 @@ def allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     return networks
 
 
+def allowed_ports() -> list[range]:
+    """Return the port ranges of settings.IMAGE_CACHE_ALLOWED_PORTS ("80", "8000-8099"), read now."""
+    ports: list[range] = []
+    for value in getattr(settings, "IMAGE_CACHE_ALLOWED_PORTS", [80, 443]):
+        first, _dash, last = str(value).strip().partition("-")
+        try:
+            low, high = int(first), int(last or first)
+        except ValueError:
+            low = high = 0
+        if not 0 < low <= high <= 65535:
+            raise ImproperlyConfigured(f"IMAGE_CACHE_ALLOWED_PORTS: {value!r} is not a port or a range of ports")
+        ports.append(range(low, high + 1))
+    return ports
+
+
 def _embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
     """Return the IPv4 addresses an IPv6 address carries (mapped, 6to4, Teredo, NAT64)."""
     if address.version == 4:
@@ -94,6 +150,10 @@ def _non_public_kind(address: IPAddress) -> str:
         ("reserved", address.is_reserved),
         ("private", address.is_private),
         ("non-public", not address.is_global),
+        (
+            "special-purpose",
+            any(address in network for network in SPECIAL_PURPOSE if network.version == address.version),
+        ),
     ]
     return next((kind for kind, matches in checks if matches), "")
 
@@ -166,23 +226,81 @@ def _target(url: str) -> _Target:
     except UnicodeError:
         raise FetchRefused(f"host {parts.hostname!r} is not a valid name") from None
     port = port or DEFAULT_PORTS[scheme]
+    if not any(port in ports for ports in allowed_ports()):
+        raise FetchRefused(f"port {port} is not an allowed port (IMAGE_CACHE_ALLOWED_PORTS)")
     shown = f"[{hostname}]" if ":" in hostname else hostname
     host_header = shown if port == DEFAULT_PORTS[scheme] else f"{shown}:{port}"
     return _Target(scheme, hostname, port, host_header, request_uri or "/")
 
 
-def _pool(target: _Target, address: IPAddress) -> urllib3.HTTPConnectionPool:
+class _Watchdog:
+    """Shut the sockets of a fetch down when its deadline passes, whatever they are waiting for.
+
+    Socket timeouts bound each wait, not their sum: a server that drips a header line or the
+    body a byte at a time, just inside the read timeout, would hold a fetch for ever. Shutting
+    the socket down wakes the blocked read at once (it sees the end of the stream).
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def track(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shut(sock)
+
+    @staticmethod
+    def _shut(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _watched(connection_class: type, watchdog: _Watchdog) -> type:
+    """Return `connection_class` with every socket it opens handed to `watchdog`."""
+
+    class WatchedConnection(connection_class):
+        def _new_conn(self) -> socket.socket:
+            sock = super()._new_conn()
+            watchdog.track(sock)
+            return sock
+
+    return WatchedConnection
+
+
+def _pool(target: _Target, address: IPAddress, *, deadline: float, watchdog: _Watchdog) -> urllib3.HTTPConnectionPool:
     """Return a connection pool bound to the checked `address` for `target`'s host."""
-    timeout = urllib3.Timeout(connect=settings.IMAGE_CACHE_CONNECT_TIMEOUT, read=settings.IMAGE_CACHE_READ_TIMEOUT)
+    remaining = max(0.001, deadline - time.monotonic())
+    timeout = urllib3.Timeout(
+        connect=min(settings.IMAGE_CACHE_CONNECT_TIMEOUT, remaining),
+        read=min(settings.IMAGE_CACHE_READ_TIMEOUT, remaining),
+    )
     options = {"host": str(address), "port": target.port, "timeout": timeout, "retries": False, "maxsize": 1}
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        pool = urllib3.HTTPSConnectionPool(
             **options,
             cert_reqs="CERT_REQUIRED",
             server_hostname=target.hostname,
             assert_hostname=target.hostname,
         )
-    return urllib3.HTTPConnectionPool(**options)
+    else:
+        pool = urllib3.HTTPConnectionPool(**options)
+    pool.ConnectionCls = _watched(pool.ConnectionCls, watchdog)
+    return pool
 
 
 def _read_capped(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline: float) -> bytes:
@@ -194,9 +312,13 @@ def _read_capped(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadline
         if received > max_bytes:
             raise FetchError(f"stopped after {received} bytes: larger than the {max_bytes}-byte limit")
         if time.monotonic() > deadline:
-            raise FetchError(f"download took longer than {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s")
+            raise _too_slow()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_slow() -> FetchError:
+    return FetchError(f"took longer than {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s (IMAGE_CACHE_TOTAL_TIMEOUT)")
 
 
 def _is_not_an_image(content_type: str) -> bool:
@@ -205,10 +327,30 @@ def _is_not_an_image(content_type: str) -> bool:
     return media_type.startswith("text/") or media_type in DOCUMENT_TYPES
 
 
-def _fetch_once(url: str, *, etag: str, last_modified: str, max_bytes: int) -> Fetched:
-    """Return the image at `url`, following at most MAX_REDIRECTS redirects, each checked again."""
-    deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
+def _fetch_once(url: str, *, etag: str, last_modified: str, max_bytes: int, deadline: float) -> Fetched:
+    """Return the image at `url` by `deadline`, following at most MAX_REDIRECTS redirects, each checked again."""
+    watchdog = _Watchdog(deadline)
+    try:
+        fetched = _follow(
+            url, etag=etag, last_modified=last_modified, max_bytes=max_bytes, deadline=deadline, watchdog=watchdog
+        )
+        if watchdog.expired:  # a body without a length looks complete when its socket is shut
+            raise _too_slow()
+        return fetched
+    except FetchError:
+        if watchdog.expired:
+            raise _too_slow() from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _follow(
+    url: str, *, etag: str, last_modified: str, max_bytes: int, deadline: float, watchdog: _Watchdog
+) -> Fetched:
     for _hop in range(MAX_REDIRECTS + 1):
+        if time.monotonic() > deadline:
+            raise _too_slow()
         target = _target(url)
         address = resolve(target.hostname, target.port)
         headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": ACCEPT}
@@ -216,7 +358,7 @@ def _fetch_once(url: str, *, etag: str, last_modified: str, max_bytes: int) -> F
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        pool = _pool(target, address)
+        pool = _pool(target, address, deadline=deadline, watchdog=watchdog)
         response = None
         try:
             response = pool.urlopen(
@@ -297,15 +439,21 @@ def mirrored(url: str) -> str:
 
 
 def fetch(url: str, *, etag: str = "", last_modified: str = "", max_bytes: int | None = None) -> Fetched:
-    """Return the image at `url`, retrying timeouts and 5xx answers with exponential backoff."""
+    """Return the image at `url`, retrying timeouts and 5xx answers with exponential backoff.
+
+    IMAGE_CACHE_TOTAL_TIMEOUT bounds the whole fetch: every attempt, redirect and backoff
+    included. A retry whose backoff would end past it is not made.
+    """
     url = mirrored(url)  # checked like any address: a mirror on 127.0.0.1 needs IMAGE_CACHE_ALLOWED_NETWORKS
     max_bytes = max_bytes if max_bytes is not None else settings.IMAGE_CACHE_MAX_BYTES
+    deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
     attempts = max(0, settings.IMAGE_CACHE_RETRIES) + 1
     for attempt in range(attempts):
         try:
-            return _fetch_once(url, etag=etag, last_modified=last_modified, max_bytes=max_bytes)
+            return _fetch_once(url, etag=etag, last_modified=last_modified, max_bytes=max_bytes, deadline=deadline)
         except FetchError as error:
-            if not error.retryable or attempt == attempts - 1:
+            backoff = settings.IMAGE_CACHE_RETRY_BACKOFF * 2**attempt
+            if not error.retryable or attempt == attempts - 1 or time.monotonic() + backoff >= deadline:
                 raise
-        time.sleep(settings.IMAGE_CACHE_RETRY_BACKOFF * 2**attempt)
+        time.sleep(backoff)
     raise AssertionError("unreachable")

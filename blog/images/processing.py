@@ -1,23 +1,68 @@
 """Check downloaded bytes with Pillow and make the resized variants of one image.
 
-The bytes must decode as an allowed format within the pixel cap; the original bytes are kept
-as the master, and each variant is a fresh image with EXIF orientation applied and no
+The bytes must decode as an allowed format within the pixel cap; the original is kept as the
+master with its location and personal metadata removed losslessly (`blog.images.metadata`),
+and each variant is a fresh image with EXIF orientation applied and no
 metadata (EXIF, GPS, XMP, comments) other than the colour profile. Animated images (GIF, WebP,
 APNG) keep their animation by being served as their original file only, without variants.
 """
 
+import contextlib
 import io
+import logging
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from blog.images.metadata import ORIENTATION, MetadataError, strip_metadata
 from blog.images.specs import FORMATS, WEBP, ImageFormat, VariantSpec, allowed_formats, variant_specs
+
+logger = logging.getLogger(__name__)
 
 FORMATS_WITH_ICC = frozenset({"JPEG", "PNG", "WEBP", "AVIF"})
 _pixel_cap_lock = threading.Lock()
+
+
+class PixelBudget:
+    """A process-wide budget of pixels decoded at once: a semaphore weighted by pixel count.
+
+    The pixel cap bounds one image; this bounds them all together, so eight threads (or
+    uploads) decoding 7000 x 7000 PNGs of 143 KB each wait for each other instead of holding
+    gigabytes at once. An image larger than the whole budget waits until it decodes alone.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self.in_use = 0
+        self.peak = 0  # the most pixels held at once since the process started (for tests and benches)
+
+    @contextlib.contextmanager
+    def hold(self, *, pixels: int) -> Iterator[None]:
+        """Wait until `pixels` fit in the budget, hold them for the block, then give them back."""
+        limit = max(1, settings.IMAGE_DECODE_MAX_PIXELS)
+        weight = max(1, min(pixels, limit))
+        with self._condition:
+            self._condition.wait_for(lambda: self.in_use + weight <= limit)
+            self.in_use += weight
+            self.peak = max(self.peak, self.in_use)
+        try:
+            yield
+        finally:
+            with self._condition:
+                self.in_use -= weight
+                self._condition.notify_all()
+
+
+decode_budget = PixelBudget()
+
+
+def decoding(*, pixels: int) -> contextlib.AbstractContextManager[None]:
+    """Return a context that holds `pixels` of the process-wide decode budget while it runs."""
+    return decode_budget.hold(pixels=pixels)
 
 
 class ImageRejected(Exception):
@@ -41,13 +86,15 @@ class Rendition:
 
 @dataclass(frozen=True)
 class ProcessedImage:
-    """An accepted image: its format, its displayed size (orientation applied) and its variants."""
+    """An accepted image: its format, its displayed size (orientation applied), the original
+    file without metadata, and its variants."""
 
     format: ImageFormat
     width: int
     height: int
     animated: bool
     renditions: list[Rendition]
+    original: bytes = b""
 
 
 def _allowed_list() -> str:
@@ -132,6 +179,14 @@ def _encode(image: Image.Image, spec: VariantSpec, *, icc_profile: bytes | None)
 
 def process_image(content: bytes) -> ProcessedImage:
     """Return the checked image and its variants; raise ImageRejected for bytes Kabar refuses."""
+    with _open_checked(content) as header:
+        pixels = header.width * header.height
+    # Held until the variants are made: the decoded image and its resizes live that long.
+    with decoding(pixels=pixels):
+        return _process(content)
+
+
+def _process(content: bytes) -> ProcessedImage:
     image = _decode(content)
     with image:
         # A JPEG with extra pictures (MPO, from phone cameras) is a JPEG to browsers.
@@ -158,4 +213,27 @@ def process_image(content: bytes) -> ProcessedImage:
                 resized[key] = start if start.size == size else start.resize(size, Image.Resampling.LANCZOS)
             renditions.append(Rendition(spec, *size, _encode(resized[key], spec, icc_profile=icc_profile)))
         renditions.sort(key=lambda rendition: (rendition.spec.format.name != WEBP, rendition.width))
-    return ProcessedImage(format=image_format, width=width, height=height, animated=animated, renditions=renditions)
+        original = _clean_original(content, image=image, image_format=image_format, icc_profile=icc_profile)
+    return ProcessedImage(
+        format=image_format, width=width, height=height, animated=animated, renditions=renditions, original=original
+    )
+
+
+def _clean_original(
+    content: bytes, *, image: Image.Image, image_format: ImageFormat, icc_profile: bytes | None
+) -> bytes:
+    """Return the original file without location and personal metadata: losslessly when Kabar can."""
+    orientation = image.getexif().get(ORIENTATION, 1) if image_format.name == "JPEG" else 1
+    try:
+        cleaned = strip_metadata(content, image_format=image.format or "", orientation=orientation)
+        with Image.open(io.BytesIO(cleaned), formats=allowed_formats()) as check:
+            check.verify()
+        if cleaned != content or not {"exif", "xmp", "comment"} & set(image.info):
+            return cleaned
+    except (MetadataError, OSError, SyntaxError, ValueError) as error:
+        logger.warning("re-encoding an original whose metadata could not be removed losslessly: %s", error)
+    # A format Kabar cannot rewrite block by block (AVIF), or a structure it could not follow:
+    # the decoded pixels written anew, upright, carry nothing else.
+    spec = VariantSpec(width=image.width, format=image_format)
+    upright = ImageOps.exif_transpose(image) if image_format.name == "JPEG" else image
+    return _encode(_working_copy(upright, target=image_format.name), spec, icc_profile=icc_profile)

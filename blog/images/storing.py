@@ -48,7 +48,7 @@ def _write(name: str, content: bytes, created: list[str]) -> None:
 
 
 def store_image(*, content: bytes, processed: ProcessedImage) -> StoredImage:
-    """Store the original bytes and every rendition under content-addressed names; nothing on failure."""
+    """Store the cleaned original and every rendition, named by the hash of `content`; nothing on failure."""
     digest = naming.content_hash(content)
     original = naming.original_name(digest=digest, extension=processed.format.extension)
     variants = [
@@ -61,7 +61,7 @@ def store_image(*, content: bytes, processed: ProcessedImage) -> StoredImage:
     created: list[str] = []
     with _lock_for(digest):
         try:
-            _write(original, content, created)
+            _write(original, processed.original or content, created)
             for variant in variants:
                 _write(variant.name, variant.rendition.content, created)
         except BaseException:
