@@ -24,8 +24,8 @@ from taggit.models import Tag, TaggedItem
 
 from blog import comments as comment_service
 from blog.editor import body_too_long
-from blog.models import Author, Category, Comment, Post, Redirect
-from blog.tasks import enqueue_image_caching, render_posts_task
+from blog.models import Author, Category, Comment, LinkCheck, Post, Redirect
+from blog.tasks import check_links_task, enqueue_image_caching, render_posts_task
 
 # The first <img src="…"> of the stored HTML: the sanitizer writes attributes in double quotes.
 _FIRST_IMAGE = re.compile(r"<img\b[^>]*?\ssrc=\"([^\"]+)\"", re.IGNORECASE)
@@ -82,6 +82,8 @@ def editor_author(user) -> Author:
 # What the import brought along, shown read-only in a collapsed fieldset.
 SOURCE_FIELDS = [
     "source_id",
+    "source_host",
+    "date_as_written",
     "guid",
     "blogger_blog",
     "blogger_author",
@@ -327,6 +329,11 @@ class PostAdmin(admin.ModelAdmin):
     @admin.display(description=_("categories"))
     def category_list(self, obj):
         return ", ".join(category.name for category in obj.categories.all())
+
+    @admin.display(description=_("date as written"))
+    def date_as_written(self, obj):
+        # The offset the export gave the date: the site shows and files the post by it.
+        return obj.local_datetime.isoformat() if obj.pk else ""
 
     @admin.display(description=_("comments"))
     def comment_thread(self, obj):
@@ -714,3 +721,114 @@ def comment_thread_html(post: Post) -> str:
         post.pk,
         _("Moderate these comments"),
     )
+
+
+_PROBLEM_KINDS = (
+    ("broken_links", _("link")),
+    ("broken_images", _("image")),
+    ("broken_addresses", _("old address")),
+    ("broken_external", _("external link")),
+)
+
+
+@admin.register(LinkCheck)
+class LinkCheckAdmin(admin.ModelAdmin):
+    """The reports of `check_links` (or of the "Check now" button): totals, and each post with something broken."""
+
+    list_display = ["created_at", "checked_posts", "broken_posts", "old_addresses", "broken_links", "images", "seconds"]
+    list_filter = ["broken"]
+    readonly_fields = ["created_at", "seconds", "external_checked", "summary_table", "report"]
+    exclude = ["summary", "posts", "broken"]
+    change_list_template = "admin/blog/linkcheck/change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # made by check_links
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a report is what a run found: read-only
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path("check/", self.admin_site.admin_view(self.check_now), name="blog_linkcheck_check"),
+            *super().get_urls(),
+        ]
+
+    def check_now(self, request):
+        """Queue a check of every post for the background worker (a request must not wait for it)."""
+        from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+        from django.urls import reverse
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        check_links_task.enqueue()
+        self.message_user(
+            request,
+            _("Link check queued: the background worker (manage.py run_worker) runs it; reload this page later."),
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:blog_linkcheck_changelist"))
+
+    @admin.display(description=_("posts"))
+    def checked_posts(self, obj):
+        return obj.summary.get("posts", 0)
+
+    @admin.display(description=_("posts with something broken"), ordering="broken")
+    def broken_posts(self, obj):
+        return obj.summary.get("posts_broken", 0)
+
+    @admin.display(description=_("old addresses resolving"))
+    def old_addresses(self, obj):
+        return f"{obj.summary.get('addresses_ok', 0)} / {obj.summary.get('addresses', 0)}"
+
+    @admin.display(description=_("internal links: rewritten / broken"))
+    def broken_links(self, obj):
+        return f"{obj.summary.get('links_rewritten', 0)} / {obj.summary.get('links_broken', 0)}"
+
+    @admin.display(description=_("images: cached / remote / failed / missing"))
+    def images(self, obj):
+        return " / ".join(
+            str(obj.summary.get(f"images_{state}", 0)) for state in ("cached", "remote", "failed", "missing")
+        )
+
+    @admin.display(description=_("totals"))
+    def summary_table(self, obj):
+        return format_html(
+            "<table><tbody>{}</tbody></table>",
+            format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(obj.summary.items())),
+        )
+
+    @admin.display(description=_("posts with something broken"))
+    def report(self, obj):
+        from django.urls import reverse
+
+        if not obj.posts:
+            return _("Nothing is broken.")
+        rows = []
+        for post in obj.posts:
+            problems = [
+                (label, problem["url"], problem["reason"])
+                for key, label in _PROBLEM_KINDS
+                for problem in post.get(key, [])
+            ]
+            rows.append(
+                format_html(
+                    '<tr><td><a href="{}">{}</a><br><a href="{}">{}</a></td><td><ul>{}</ul></td></tr>',
+                    reverse("admin:blog_post_change", args=[post["id"]]),
+                    post["title"],
+                    post["permalink"],
+                    post["permalink"],
+                    format_html_join("", "<li>{}: <code>{}</code>: {}</li>", problems),
+                )
+            )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            _("post (edit)"),
+            _("broken"),
+            format_html_join("", "{}", ((row,) for row in rows)),
+        )

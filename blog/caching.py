@@ -221,7 +221,11 @@ def _address(request: HttpRequest) -> _Address | None:
         if len(values) != 1 or not (values[0].isascii() and values[0].isdigit()) or len(values[0]) > MAX_KEYED_DIGITS:
             return None
         query.append(f"{name}={values[0]}")
-    address = f"{request.scheme}://{request.get_host()}{request.path}?{'&'.join(sorted(query))}"
+    # The path as the client spelled it when the server tells (gunicorn's RAW_URI): '%E5' and
+    # '%e5' get different answers (a redirect and the page), so they are different entries.
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    path = "raw:" + raw.split("?", 1)[0] if raw else request.path
+    address = f"{request.scheme}://{request.get_host()}{path}?{'&'.join(sorted(query))}"
     digest = hashlib.blake2b(address.encode(), digest_size=16).hexdigest()
     return _Address(key=f"{PAGE_KEY_PREFIX}:{digest}", keyed_query=bool(query), ignored_params=ignored)
 

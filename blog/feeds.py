@@ -1,9 +1,11 @@
 """RSS 2.0 and Atom feeds of the newest posts: the whole site, a category, a tag, an author."""
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
 from taggit.models import Tag
@@ -69,10 +71,11 @@ class PostFeed(Feed):
         return not post.guid
 
     def item_pubdate(self, post: Post):
-        return post.date
+        # The same instant, written with the offset the author used.
+        return post.local_datetime
 
     def item_updateddate(self, post: Post):
-        return max(post.modified or post.date, post.date)
+        return max(post.modified or post.date, post.date).astimezone(post.zone)
 
     def item_author_name(self, post: Post) -> str:
         return str(post.author)
@@ -143,6 +146,46 @@ class AuthorFeed(SubjectFeed):
 
 
 class AuthorAtomFeed(AtomFeedMixin, AuthorFeed):
+    pass
+
+
+class DateFeed(PostFeed):
+    """The newest posts of a year, a month or a day (by the date the author saw), as WordPress has them."""
+
+    def get_object(self, request, year, month=None, day=None):
+        scope = super().get_object(request)
+        try:
+            start = date(int(year), int(month or 1), int(day or 1))
+        except ValueError:
+            raise Http404("No such date.") from None
+        parts = [year, month, day]
+        url = "/" + "".join(f"{part}/" for part in parts if part)
+        return FeedScope(site_root=scope.site_root, subject=_DateSpan(start, month, day), subject_url=url)
+
+    def filter_items(self, queryset, scope: FeedScope):
+        span = scope.subject
+        if span.day:
+            end = span.start + timedelta(days=1)
+        elif span.month:
+            end = (span.start + timedelta(days=31)).replace(day=1)
+        else:
+            end = span.start.replace(year=span.start.year + 1)
+        return queryset.filter(local_date__gte=span.start, local_date__lt=end)
+
+
+@dataclass(frozen=True)
+class _DateSpan:
+    start: date
+    month: str | None
+    day: str | None
+
+    def __str__(self) -> str:
+        if self.day:
+            return self.start.strftime("%d %B %Y").lstrip("0")
+        return self.start.strftime("%B %Y") if self.month else str(self.start.year)
+
+
+class DateAtomFeed(AtomFeedMixin, DateFeed):
     pass
 
 

@@ -775,11 +775,14 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         permalink = value
     elif value not in (None, "") and not isinstance(value, str):
         raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
-    elif isinstance(fm.get("blogger_orig_url"), str) and fm["blogger_orig_url"].strip():
+    else:
         # A Blogger post lives on at its old path, e.g. /2008/03/title.html.
-        blogger_path = urlsplit(fm["blogger_orig_url"].strip()).path
-        if _valid_path(blogger_path) and blogger_path != "/":
-            permalink = blogger_path
+        for key in ("blogger_orig_url", "blogger_permalink"):
+            if isinstance(fm.get(key), str) and fm[key].strip():
+                blogger_path = urlsplit(fm[key].strip()).path
+                if _valid_path(blogger_path) and blogger_path != "/":
+                    permalink = blogger_path
+                    break
 
     if not slug:
         slug = make_slug(_permalink_slug(permalink, file_slug) or file_slug) or make_slug(title) or "post"

@@ -44,3 +44,35 @@ def first_image_src(body_html: str) -> str:
     """Return the src of the first image in `body_html`, or '' when it has none."""
     match = _IMG_SRC.search(body_html)
     return html.unescape(match["url"]) if match else ""
+
+
+# The href of an <a> start tag as the sanitizer writes it (attribute values in double quotes).
+_A_HREF = re.compile(r'(?P<before><a\b(?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*?\s+href=")(?P<url>[^"]*)(?=")', re.IGNORECASE)
+
+
+def link_hrefs(body_html: str) -> list[str]:
+    """Return the href of every <a> in `body_html`, unescaped, in document order."""
+    if "<a" not in body_html and "<A" not in body_html:
+        return []
+    return [html.unescape(match["url"]) for match in _A_HREF.finditer(body_html)]
+
+
+def replace_link_hrefs(body_html: str, replacements: dict[str, str]) -> str:
+    """Return `body_html` with each <a href> found in `replacements` (unescaped keys) replaced."""
+    if not replacements:
+        return body_html
+
+    def replace(match: re.Match) -> str:
+        url = html.unescape(match["url"])
+        new = replacements.get(url)
+        return match["before"] + (html.escape(new, quote=True) if new is not None else match["url"])
+
+    return _A_HREF.sub(replace, body_html)
+
+
+_IMG_SRCS = re.compile(r'<img\b(?:\s+[^\s"\'>/=]+(?:="[^"]*")?)*?\s+src="(?P<url>[^"]*)"', re.IGNORECASE)
+
+
+def image_srcs(body_html: str) -> list[str]:
+    """Return the src of every <img> in `body_html`, unescaped, in document order."""
+    return [html.unescape(match["url"]) for match in _IMG_SRCS.finditer(body_html)]

@@ -16,6 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,7 +32,8 @@ from blog import frontmatter, rendering
 from blog.caching import batched_changes
 from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, NoFrontMatterError, PostFields
-from blog.models import Author, Category, Post, RemoteImage
+from blog.links import relinking
+from blog.models import Author, Category, Post, RemoteImage, site_host
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
 # Folders of a Jekyll site that hold templates and build output, not posts.
@@ -44,6 +46,7 @@ CREATED = "created"
 UPDATED = "updated"
 UNCHANGED = "unchanged"
 FAILED = "failed"
+SKIPPED = "skipped"  # a file of a folder that is not a post (no front matter: a README, a layout)
 
 
 @dataclass
@@ -70,6 +73,7 @@ class ImportResult:
 
     def summary(self) -> str:
         """Return the one-line summary the command prints."""
+        skipped = f", skipped {self.skipped} not posts" if self.skipped else ""
         comments = self.comments
         comment_counts = (
             f"; comments: created {comments.created}, updated {comments.updated}, failed {comments.failed}"
@@ -78,7 +82,7 @@ class ImportResult:
         )
         return (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"failed {self.failed}{comment_counts} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s "
+            f"failed {self.failed}{skipped}{comment_counts} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s "
             f"({self.rate:.0f} posts/s)"
         )
 
@@ -104,13 +108,21 @@ class _Row:
     guid: str
     permalink: str
     slug: str
+    source_host: str = ""
+    source_path: str = ""
 
 
 class _Index:
-    """Known posts of one batch by each identity key, kept current as the batch is written."""
+    """Known posts of one batch by each identity key, kept current as the batch is written.
 
-    def __init__(self) -> None:
-        self.by_source_id: dict[int, _Row] = {}
+    A WordPress id names a post within its blog: with `scope_to_host` the id of a file from
+    another host (of its guid or wordpress_url) is another post, so a second blog can be
+    imported beside the first.
+    """
+
+    def __init__(self, *, scope_to_host: bool = False) -> None:
+        self.scope_to_host = scope_to_host
+        self.by_source_id: dict[tuple[str, int], _Row] = {}
         self.by_guid: dict[str, _Row] = {}
         self.by_permalink: dict[str, _Row] = {}
         self.by_slug: dict[str, list[_Row]] = {}
@@ -118,9 +130,17 @@ class _Index:
         # nothing to point at local files, and rendering skips the look-up.
         self.any_cached_images = True
 
+    def id_key(self, source_id: int | None, host: str) -> tuple[str, int] | None:
+        if source_id is None:
+            return None
+        return (host if self.scope_to_host else "", source_id)
+
+    def by_id(self, source_id: int | None, host: str) -> _Row | None:
+        return self.by_source_id.get(self.id_key(source_id, host))
+
     def add(self, row: _Row) -> None:
         if row.source_id is not None:
-            self.by_source_id[row.source_id] = row
+            self.by_source_id[self.id_key(row.source_id, row.source_host)] = row
         if row.guid:
             self.by_guid.setdefault(row.guid, row)
         self.by_permalink[row.permalink] = row
@@ -129,7 +149,10 @@ class _Index:
             rows.append(row)
 
     def remove(self, row: _Row) -> None:
-        for mapping, key in ((self.by_source_id, row.source_id), (self.by_guid, row.guid)):
+        for mapping, key in (
+            (self.by_source_id, self.id_key(row.source_id, row.source_host)),
+            (self.by_guid, row.guid),
+        ):
             if mapping.get(key) is row:
                 del mapping[key]
         if self.by_permalink.get(row.permalink) is row:
@@ -139,9 +162,13 @@ class _Index:
 
     def find(self, fields: PostFields) -> _Row | None:
         """Return the post a file is about: by id, then guid, then permalink, then slug."""
-        if fields.source_id is not None and fields.source_id in self.by_source_id:
-            return self.by_source_id[fields.source_id]
+        host = site_host(fields.guid, fields.front_matter)
+        found = self.by_id(fields.source_id, host)
+        if found is not None:
+            return found
         candidates = [self.by_guid.get(fields.guid) if fields.guid else None, self.by_permalink.get(fields.permalink)]
+        if self.scope_to_host:
+            candidates = [row for row in candidates if row is None or row.source_host == host]
         if fields.source_id is None and not fields.guid:
             same_slug = [row for row in self.by_slug.get(fields.slug, []) if row.source_id is None and not row.guid]
             if len(same_slug) == 1:
@@ -156,8 +183,11 @@ class _Index:
 class _Lookups:
     """Authors, categories and tags by slug, loaded once per run; misses are created on demand."""
 
-    def __init__(self, *, dry_run: bool) -> None:
+    def __init__(self, *, dry_run: bool, scope_to_host: bool = False) -> None:
         self.dry_run = dry_run
+        self.scope_to_host = scope_to_host
+        # The file that claimed each id in this run: a second file with it is a conflict.
+        self.claimed: dict[tuple[str, int], str] = {}
         self.authors = dict(Author.objects.values_list("slug", "pk"))
         self.categories = dict(Category.objects.values_list("slug", "pk"))
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
@@ -391,19 +421,24 @@ def import_paths(
     paths: Iterable[str | os.PathLike],
     *,
     dry_run: bool = False,
+    scope_to_host: bool = False,
     progress: Callable[[str, str], None] | None = None,
 ) -> ImportResult:
-    """Import the posts in `paths` (files, folders, .zip archives) and return what happened."""
+    """Import the posts in `paths` (files, folders, .zip archives) and return what happened.
+
+    `scope_to_host`: a WordPress id names a post of one blog (the host of its guid or
+    wordpress_url), so posts of a second blog with the same ids are new posts, not updates.
+    """
     started = time.perf_counter()
     result = ImportResult()
-    lookups = _Lookups(dry_run=dry_run)
+    lookups = _Lookups(dry_run=dry_run, scope_to_host=scope_to_host)
     renderer = _ParallelRenderer()
 
     def report(item: SourceFile, outcome: str, reason: str = "") -> None:
         if outcome == FAILED:
             result.failed += 1
             result.failures.append((item.label, reason))
-        elif outcome == "skipped":
+        elif outcome == SKIPPED:
             result.skipped += 1
         else:
             setattr(result, outcome, getattr(result, outcome) + 1)
@@ -422,7 +457,9 @@ def import_paths(
             connection.queries_log.clear()
 
     waiting: _Batch | None = None
-    try:
+    # Links between the posts of this run resolve once they are all written (a post may link
+    # to one that comes later).
+    with relinking.deferred(), closing(renderer):
         for files in _batches(iter_files(paths), BATCH_SIZE):
             batch = _parse_batch(
                 files,
@@ -440,8 +477,6 @@ def import_paths(
             waiting = batch
         if waiting is not None:
             write(waiting)
-    finally:
-        renderer.close()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -470,7 +505,7 @@ def _parse_batch(
                 if item.listed:
                     report(item, FAILED, str(exc))
                 else:
-                    report(item, "skipped")
+                    report(item, SKIPPED)
             except FrontMatterError as exc:
                 report(item, FAILED, str(exc))
             except Exception as exc:  # a bug must not stop the run: this file fails, the others go on
@@ -499,7 +534,7 @@ def _write_parsed(
     """Write a parsed batch (or, in a dry run, find out what would happen) and report each file."""
     parsed, hashes = batch.parsed, batch.hashes
     if dry_run:
-        index = _index_for([fields for _item, _source, fields in parsed])
+        index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
         outcomes = [
             (item, *_import_one(item, source, fields, source_hash="", index=index, lookups=lookups, dry_run=True))
             for item, source, fields in parsed
@@ -528,7 +563,7 @@ def _write_batch(
     """Write a batch in one transaction; when any file breaks it, write the batch again file by file."""
     try:
         with transaction.atomic():
-            index = _index_for([fields for _item, _source, fields in parsed])
+            index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
             links = _Links(lookups.post_type)
             outcomes = []
             for item, source, fields in parsed:
@@ -542,7 +577,7 @@ def _write_batch(
         lookups.forget_new()
     outcomes = []
     with transaction.atomic():
-        index = _index_for([fields for _item, _source, fields in parsed])
+        index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
         for item, source, fields in parsed:
             try:
                 # A savepoint per file: a file is written whole or not at all.
@@ -554,11 +589,11 @@ def _write_batch(
                     links.flush()
             except DatabaseError as exc:
                 lookups.forget_new()
-                index = _index_for([fields for _item, _source, fields in parsed])
+                index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
                 outcome, reason = FAILED, f"could not be saved: {str(exc).strip().splitlines()[0]}"
             except Exception as exc:  # a bug must not stop the run; the file is rolled back and reported
                 lookups.forget_new()
-                index = _index_for([fields for _item, _source, fields in parsed])
+                index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
                 outcome, reason = FAILED, f"could not be imported: {type(exc).__name__}: {exc}"
                 result.tracebacks.append((item.label, traceback.format_exc()))
             outcomes.append((item, outcome, reason))
@@ -586,8 +621,8 @@ class _Links:
         self.categories, self.tags = [], []
 
 
-def _index_for(fields_list: list[PostFields]) -> _Index:
-    index = _Index()
+def _index_for(fields_list: list[PostFields], *, scope_to_host: bool = False) -> _Index:
+    index = _Index(scope_to_host=scope_to_host)
     if not fields_list:
         return index
     source_ids = {fields.source_id for fields in fields_list if fields.source_id is not None}
@@ -596,7 +631,7 @@ def _index_for(fields_list: list[PostFields]) -> _Index:
     slugs = {fields.slug for fields in fields_list if fields.source_id is None and not fields.guid}
     rows = Post.objects.filter(
         Q(source_id__in=source_ids) | Q(guid__in=guids) | Q(permalink__in=permalinks) | Q(slug__in=slugs)
-    ).values_list("pk", "source_id", "guid", "permalink", "slug")
+    ).values_list("pk", "source_id", "guid", "permalink", "slug", "source_host", "source_path")
     for row in rows:
         index.add(_Row(*row))
     index.any_cached_images = RemoteImage.objects.filter(status=RemoteImage.Status.CACHED).exists()
@@ -617,14 +652,21 @@ def _import_one(
     """Write one file's post (or, in a dry run, only find out what would happen); return the outcome."""
     item.comments, item.warnings = None, [f"comments not imported: {error}" for error in fields.comment_errors]
     row = index.find(fields)
+    host = site_host(fields.guid, fields.front_matter)
+    conflict = _identity_conflict(item, fields, row, host=host, index=index, lookups=lookups)
+    if conflict:
+        return FAILED, conflict
     holder = index.by_permalink.get(fields.permalink)
     if holder is not None and holder is not row:
         return FAILED, f"permalink {fields.permalink!r} is already used by another post"
-    if row is None and fields.source_id is not None and fields.source_id in index.by_source_id:
+    if row is None and index.by_id(fields.source_id, host) is not None:
         return FAILED, f"id {fields.source_id} is already used by another post"
+    id_key = index.id_key(fields.source_id, host)
     if dry_run:
-        new_row = _Row(row.pk if row else 0, fields.source_id, fields.guid, fields.permalink, fields.slug)
+        new_row = _Row(row.pk if row else 0, fields.source_id, fields.guid, fields.permalink, fields.slug, host)
         _replace(index, row, new_row)
+        if id_key is not None:
+            lookups.claimed[id_key] = item.label
         return (UPDATED if row else CREATED), ""
     values = _column_values(item, source, fields, source_hash=source_hash, lookups=lookups)
     category_ids = lookups.category_ids(fields.categories)
@@ -646,8 +688,40 @@ def _import_one(
     if fields.comments:
         item.comments = upsert_comments(post=post, comments=fields.comments)
         item.warnings.extend(reason for _source_id, reason in item.comments.failures)
-    _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug))
+    _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug, host, item.label))
+    if id_key is not None:
+        lookups.claimed[id_key] = item.label
     return (UPDATED if row else CREATED), ""
+
+
+def _identity_conflict(
+    item: SourceFile, fields: PostFields, row: _Row | None, *, host: str, index: _Index, lookups: _Lookups
+) -> str:
+    """Return why a file may not take over the post its id names ('' when it may).
+
+    Two blogs both have a post 54: a file whose id matches a post of another host at another
+    permalink is another blog's post, and two files of one run with one id cannot both win.
+    """
+    id_key = index.id_key(fields.source_id, host)
+    if id_key is None:
+        return ""
+    first = lookups.claimed.get(id_key)
+    if first is not None and first != item.label:
+        return f"id {fields.source_id} is also the id of {first} in this import: not written"
+    if (
+        row is not None
+        and row.source_id == fields.source_id
+        and row.source_host
+        and host
+        and row.source_host != host
+        and row.permalink != fields.permalink
+    ):
+        return (
+            f"id {fields.source_id} is already the post {row.permalink} of {row.source_host}"
+            f" (imported from {row.source_path or 'the admin'}), this file is {fields.permalink} of {host}:"
+            " not overwritten (to import a second blog, use --scope-to-host)"
+        )
+    return ""
 
 
 def _too_long(fields: PostFields, *, body: str = "") -> str:
@@ -689,6 +763,8 @@ def _column_values(
         "title": fields.title,
         "slug": fields.slug,
         "date": fields.date,
+        # The offset the file wrote its date with (the site zone's, for a date without one).
+        "date_offset": int(fields.date.utcoffset().total_seconds() // 60),
         "modified": fields.modified,
         "author_id": lookups.author(fields),
         "layout": fields.layout,

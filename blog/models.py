@@ -2,8 +2,10 @@
 
 import html
 import re
+from datetime import datetime, timedelta
+from datetime import timezone as fixed_zone
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -101,10 +103,39 @@ def validate_not_reserved(value: str) -> None:
         )
 
 
+def path_key(path: str) -> str:
+    """Return `path` decoded, as a request's `path_info` is: every spelling of an address has one key.
+
+    '/2016/01/19/%e5%b0%91/', '/2016/01/19/%E5%B0%91/' and '/2016/01/19/少/' share the key
+    '/2016/01/19/少/'.
+    """
+    return unquote(path)
+
+
 def url_path(url: str) -> str:
-    """Return the path of `url` ('' for none or the bare root), to find a post by an old address."""
+    """Return the decoded path of `url` ('' for none or the bare root), to find a post by an old address."""
     path = urlsplit(url.strip()).path if url else ""
-    return "" if path in {"", "/"} else path
+    return "" if path in {"", "/"} else path_key(path)
+
+
+def http_url(value) -> str:
+    """Return `value` when it is an absolute http(s) URL, else ''."""
+    text = str(value or "").strip()
+    return text if urlsplit(text).scheme in ("http", "https") and urlsplit(text).netloc else ""
+
+
+def old_site_url(guid: str, front_matter) -> str:
+    """Return an absolute URL of a post on its old site (guid, wordpress_url, Blogger URL), or ''."""
+    front_matter = front_matter or {}
+    for value in (guid, front_matter.get("wordpress_url"), front_matter.get("blogger_orig_url")):
+        if http_url(value):
+            return http_url(value)
+    return ""
+
+
+def site_host(guid: str, front_matter) -> str:
+    """Return the host of the blog a post came from ('' when its file does not say)."""
+    return (urlsplit(old_site_url(guid, front_matter)).hostname or "").lower()
 
 
 class Author(models.Model):
@@ -220,6 +251,8 @@ class Post(models.Model):
         CLOSED = "closed", _("Closed")
 
     source_id = models.BigIntegerField(null=True, blank=True, help_text=_("The exporter's id: the WordPress post ID."))
+    # The old blog's host (of the guid or wordpress_url): ids are unique per blog, not across blogs.
+    source_host = models.CharField(max_length=255, blank=True, editable=False)
     title = models.CharField(max_length=500)
     slug = models.SlugField(max_length=255, allow_unicode=True)
     date = models.DateTimeField(default=timezone.now, help_text=_("Publication date; in the future: scheduled."))
@@ -271,6 +304,20 @@ class Post(models.Model):
     # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
     guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The body's links into the old site (or this one) as written → the address body_html shows
+    # for each ('' when nothing on the site has it). Made with body_html, by render().
+    internal_links = models.JSONField(default=dict, blank=True, editable=False)
+    # The permalink decoded (see path_key): a request in any encoding finds the post in one lookup.
+    permalink_key = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # The date as the author saw it: the UTC offset the front matter wrote it with, and the
+    # calendar day it names there, which the date archives list it under whatever TIME_ZONE is.
+    date_offset = models.SmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("Minutes east of UTC of the date as written; empty: the site's TIME_ZONE."),
+    )
+    local_date = models.DateField(null=True, blank=True, db_index=True, editable=False)
 
     objects = PostQuerySet.as_manager()
 
@@ -283,7 +330,9 @@ class Post(models.Model):
         get_latest_by = "date"
         constraints = [
             models.UniqueConstraint(
-                fields=["source_id"], condition=Q(source_id__isnull=False), name="blog_post_unique_source_id"
+                fields=["source_id", "source_host"],  # source_id first: `?p=<id>` looks up by it alone
+                condition=Q(source_id__isnull=False),
+                name="blog_post_unique_source_id",
             ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="blog_post_status_date")]
@@ -299,6 +348,8 @@ class Post(models.Model):
         # Deferred fields are not fetched for this: a save of such an instance renders again.
         instance._rendered_from = instance._render_inputs() if loaded.keys() >= Post.RENDER_INPUT_FIELDS else None
         instance._loaded_permalink = instance.__dict__.get("permalink")
+        if {"permalink", "status", "date"} <= instance.__dict__.keys():
+            instance._linked_state = (instance.permalink, instance.is_public)
         return instance
 
     def get_absolute_url(self) -> str:
@@ -370,6 +421,31 @@ class Post(models.Model):
         return found[0], found[1]
 
     @property
+    def zone(self):
+        """Return the time zone the post's date was written in (the site's when the file gave none)."""
+        if self.date_offset is None:
+            return timezone.get_default_timezone()
+        return fixed_zone(timedelta(minutes=self.date_offset))
+
+    @property
+    def local_datetime(self) -> datetime:
+        """Return the publication date as the author saw it: the same instant, in the post's own zone."""
+        return self.date.astimezone(self.zone)
+
+    @property
+    def local_modified(self) -> datetime | None:
+        """Return the last change, in the post's own zone (None when there is none)."""
+        return self.modified.astimezone(self.zone) if self.modified else None
+
+    @property
+    def old_site_url(self) -> str:
+        """Return an absolute URL of the post on the old site, or ''.
+
+        Relative links of the body (`/wp-content/uploads/…`) were relative to that site.
+        """
+        return old_site_url(self.guid, self.front_matter)
+
+    @property
     def is_page(self) -> bool:
         return self.layout == self.PAGE_LAYOUT
 
@@ -409,11 +485,16 @@ class Post(models.Model):
         """
         from blog import rendering
         from blog.images.rewriting import rewrite_html
+        from blog.links.rewriting import rewrite_links
 
         if rendered is None:
             rendered = rendering.render_post(self.body, excerpt=self.excerpt, variables=self.template_variables())
         # Cached remote images are served from Kabar's media (one query when there are images).
-        self.body_html = rewrite_html(rendered.html, base_url=self.guid) if cached_images else rendered.html
+        body_html = rewrite_html(rendered.html, base_url=self.old_site_url) if cached_images else rendered.html
+        # Links to the old site point at the current address of what they name.
+        linked = rewrite_links(body_html, extra_hosts=self.old_hosts())
+        self.body_html = linked.html
+        self.internal_links = linked.links
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -422,9 +503,23 @@ class Post(models.Model):
 
     def save(self, *args, **kwargs):
         self.guid_path = url_path(self.guid)
-        self.blogger_path = url_path(str((self.front_matter or {}).get("blogger_orig_url") or ""))
-        if kwargs.get("update_fields") is not None and {"guid", "front_matter"} & set(kwargs["update_fields"]):
-            kwargs["update_fields"] = {*kwargs["update_fields"], "guid_path", "blogger_path"}
+        self.source_host = site_host(self.guid, self.front_matter)
+        self.blogger_path = blogger_path(self.front_matter or {})
+        self.permalink_key = path_key(self.permalink)
+        if self.date_offset is None and self._state.adding and self.date is not None:
+            # A post written here keeps the site's offset of its day, as an imported one keeps its file's.
+            offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
+            self.date_offset = int(offset.total_seconds() // 60)
+        self.local_date = self.local_datetime.date() if self.date is not None else None
+        derived = {
+            "guid": {"guid_path", "source_host"},
+            "front_matter": {"blogger_path", "source_host"},
+            "permalink": {"permalink_key"},
+            "date": {"local_date", "date_offset"},
+        }
+        if kwargs.get("update_fields") is not None:
+            written = set(kwargs["update_fields"])
+            kwargs["update_fields"] = written.union(*(extra for name, extra in derived.items() if name in written))
         # Every save path stores the same HTML: render when the source changed.
         if getattr(self, "_rendered_from", None) != self._render_inputs() or (not self.body_html and self.body):
             self.render()
@@ -437,10 +532,35 @@ class Post(models.Model):
                     "summary",
                     "word_count",
                     "reading_time",
+                    "internal_links",
                 }
         adding = self._state.adding
         super().save(*args, **kwargs)
         self._record_permalink_change(adding=adding, update_fields=kwargs.get("update_fields"))
+        self._update_linking_posts(adding=adding, update_fields=kwargs.get("update_fields"))
+
+    def old_hosts(self) -> dict[str, str]:
+        """Return the old hosts this post's imported fields name (guid, wordpress_url, Blogger), with base paths."""
+        from blog.links.hosts import post_hosts
+
+        return post_hosts(
+            guid=self.guid, front_matter=self.front_matter, blogger_blog=self.blogger_blog, permalink=self.permalink
+        )
+
+    def _update_linking_posts(self, *, adding: bool, update_fields) -> None:
+        """Remember the post's old hosts; when its address or visibility changed, re-link the posts that link to it."""
+        from blog.links import relinking
+        from blog.links.hosts import remember_hosts
+
+        remember_hosts(self.old_hosts())
+        addressed = {"permalink", "status", "date"}
+        if update_fields is not None and not addressed & set(update_fields):
+            return
+        state = (self.permalink, self.is_public)
+        before = getattr(self, "_linked_state", None)
+        self._linked_state = state
+        if adding or before != state:
+            relinking.post_changed(self, old_permalink=before[0] if before else None)
 
     def _record_permalink_change(self, *, adding: bool, update_fields) -> None:
         """Keep the old permalink answering with a redirect; drop redirects from the new one."""
@@ -457,6 +577,52 @@ class Post(models.Model):
             shadowed.delete()
         if old and old != self.permalink:
             Redirect.objects.update_or_create(old_path=old, defaults={"post": self})
+
+
+class OldHost(models.Model):
+    """A host name the old site answered at, learnt from imported posts: links to it are links into this blog."""
+
+    host = models.CharField(max_length=255, unique=True, help_text=_("Lower case, without 'www.' or a port."))
+    path_prefix = models.CharField(
+        max_length=255, blank=True, help_text=_("The folder the old blog lived in on this host, e.g. /wordpress.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["host"]
+
+    def __str__(self) -> str:
+        return self.host
+
+
+def blogger_path(front_matter) -> str:
+    """Return the decoded path of a post's old Blogger address ('' when it had none)."""
+    for key in ("blogger_orig_url", "blogger_permalink"):
+        value = str(front_matter.get(key) or "").strip()
+        if value:
+            return url_path(
+                value if "://" in value else "http://blogger" + ("" if value.startswith("/") else "/") + value
+            )
+    return ""
+
+
+class LinkCheck(models.Model):
+    """One run of `check_links`: its totals and the posts with something broken, for the admin's report."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    seconds = models.FloatField(default=0)
+    broken = models.BooleanField(default=False)
+    external_checked = models.BooleanField(default=False)
+    summary = models.JSONField(default=dict)
+    posts = models.JSONField(default=list, help_text=_("The report of each post with something broken."))
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = "created_at"
+        verbose_name = _("link check")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M}: {self.summary.get('posts_broken', 0)} posts with broken links"
 
 
 class Redirect(models.Model):
@@ -483,6 +649,8 @@ class RemoteImage(models.Model):
         REFUSED = "refused", _("Refused")
 
     url = models.URLField(max_length=2000, unique=True)
+    # The URL's path, so an old `/wp-content/uploads/…` address finds its cached copy in one lookup.
+    path = models.CharField(max_length=2000, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
@@ -504,6 +672,10 @@ class RemoteImage(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    def save(self, *args, **kwargs):
+        self.path = urlsplit(self.url).path
+        super().save(*args, **kwargs)
 
 
 class ImageVariant(models.Model):

@@ -42,5 +42,9 @@ def connect() -> None:
         post_delete.connect(content_saved_or_deleted, sender=model, dispatch_uid=f"kabar-site-delete-{model.__name__}")
     post_save.connect(comment_saved_or_deleted, sender=Comment, dispatch_uid="kabar-site-save-Comment")
     post_delete.connect(comment_saved_or_deleted, sender=Comment, dispatch_uid="kabar-site-delete-Comment")
+
+    from blog.links.relinking import post_deleted
+
+    post_delete.connect(post_deleted, sender=Post, dispatch_uid="kabar-links-delete")
     for through in (Post.categories.through, TaggedItem):
         m2m_changed.connect(relations_changed, sender=through, dispatch_uid=f"kabar-site-m2m-{through.__name__}")

@@ -11,10 +11,12 @@ class PostSitemap(Sitemap):
     layout = Post.POST_LAYOUT
 
     def items(self):
-        return Post.objects.published().filter(layout=self.layout).only("permalink", "date", "modified", "updated_at")
+        return Post.objects.published().filter(layout=self.layout).only("permalink", "date", "modified")
 
     def lastmod(self, post: Post):
-        return max(moment for moment in (post.date, post.modified, post.updated_at) if moment)
+        # The post's own last change (front-matter modified_time, or the Modified field an editor
+        # sets), never the moment an import or a save wrote the row.
+        return max(moment for moment in (post.date, post.modified) if moment)
 
 
 class PageSitemap(PostSitemap):

@@ -104,3 +104,13 @@ def requeue_stale_tasks(*, stale_after: timedelta) -> int:
     # The rows of workers gone for good; a worker that only paused writes its row again.
     WorkerHeartbeat.objects.filter(beat_at__lt=cutoff).delete()
     return requeued
+
+
+@task()
+def check_links_task() -> dict:
+    """Run the link check over every public post and store the report for the admin page."""
+    from blog.links.checking import check_links, save_report
+
+    report = check_links()
+    save_report(report)
+    return report.totals()

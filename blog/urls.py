@@ -5,6 +5,7 @@ from django.urls import path, re_path, register_converter
 
 from blog import feeds, views
 from blog.caching import cache_public_page as cached
+from blog.oldlinks import fallback_to_old_address
 from blog.sitemaps import SITEMAPS
 
 home = cached(views.HomeView.as_view())
@@ -27,13 +28,36 @@ register_converter(PageNumberConverter, "page")
 
 def listing(prefix: str, view, feed, atom_feed, name: str) -> list:
     """Return the URL patterns of a subject's page, its /page/N/ form and its two feeds."""
-    page = cached(view.as_view())
+    # A slug Kabar does not know may be WordPress's spelling of one it does: one redirect there.
+    page = cached(fallback_to_old_address(view.as_view()))
     return [
         path(f"{prefix}<str:slug>/", page, name=name),
         path(f"{prefix}<str:slug>/page/<page:page>/", page, name=f"{name}-page"),
-        path(f"{prefix}<str:slug>/feed/", cached(feed()), name=f"{name}-feed"),
-        path(f"{prefix}<str:slug>/feed/atom/", cached(atom_feed()), name=f"{name}-feed-atom"),
+        path(f"{prefix}<str:slug>/feed/", cached(fallback_to_old_address(feed())), name=f"{name}-feed"),
+        path(f"{prefix}<str:slug>/feed/atom/", cached(fallback_to_old_address(atom_feed())), name=f"{name}-feed-atom"),
     ]
+
+
+def date_archive_extras() -> list:
+    """Return the pages and the RSS and Atom feeds of a year, a month and a day, at WordPress's addresses."""
+    patterns = []
+    for name, prefix, view in (
+        ("year", r"(?P<year>[0-9]{4})/", views.YearView),
+        ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/", views.MonthView),
+        ("day", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/", views.DayView),
+    ):
+        # WordPress pages its archives at /2016/03/page/2/.
+        patterns.append(re_path(f"^{prefix}page/(?P<page>[0-9]+)/$", cached(view.as_view()), name=f"{name}-page"))
+    for name, prefix in (
+        ("year", r"(?P<year>[0-9]{4})/"),
+        ("month", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/"),
+        ("day", r"(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/"),
+    ):
+        patterns += [
+            re_path(f"^{prefix}feed/$", cached(feeds.DateFeed()), name=f"{name}-feed"),
+            re_path(f"^{prefix}feed/atom/$", cached(feeds.DateAtomFeed()), name=f"{name}-feed-atom"),
+        ]
+    return patterns
 
 
 urlpatterns = [
@@ -44,10 +68,14 @@ urlpatterns = [
     re_path(
         r"^(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?P<day>[0-9]{2})/$", cached(views.DayView.as_view()), name="day"
     ),
+    *date_archive_extras(),
     path("archives/", cached(views.ArchivesView.as_view()), name="archives"),
     path("search/", cached(views.SearchView.as_view()), name="search"),
     path("feed/", cached(feeds.PostFeed()), name="feed"),
     path("feed/atom/", cached(feeds.PostAtomFeed()), name="feed-atom"),
+    path("category/", cached(views.CategoryIndexView.as_view()), name="category-index"),
+    path("tag/", cached(views.TagIndexView.as_view()), name="tag-index"),
+    path("author/", cached(views.AuthorIndexView.as_view()), name="author-index"),
     *listing("category/", views.CategoryView, feeds.CategoryFeed, feeds.CategoryAtomFeed, "category"),
     *listing("tag/", views.TagView, feeds.TagFeed, feeds.TagAtomFeed, "tag"),
     *listing("author/", views.AuthorView, feeds.AuthorFeed, feeds.AuthorAtomFeed, "author"),

@@ -2,22 +2,22 @@
 
 Every archive view is configured by `PublishedPostsMixin`. Posts and pages live at their own
 `permalink`, whatever its shape, so the last URL pattern sends every remaining path to
-`PostView`, which looks the path up in the indexed `permalink` column and otherwise turns an
-old address of the site (WordPress's guid and `/index.php/…` forms, Blogger URLs, admin
-redirects, a missing trailing slash) into one permanent redirect to the canonical URL.
+`PostView`, which looks the path up in the indexed `permalink_key` column (any spelling of
+the permalink) and otherwise asks `blog.oldlinks.resolve_old_address` where an old address of
+the site lives now, answering with one permanent redirect there.
 """
 
-import re
 from datetime import date
-from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
-from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect, QueryDict
+from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.encoding import iri_to_uri
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django.views.generic import (
@@ -34,16 +34,22 @@ from taggit.models import Tag
 from blog import comments as comment_service
 from blog.caching import per_content_version
 from blog.forms import CommentForm
-from blog.frontmatter import parse_id
 from blog.html_links import first_image_src
-from blog.models import Author, Category, Comment, Post, Redirect, permalink_lookups
+from blog.models import Author, Category, Comment, Post
+from blog.oldlinks import (
+    POST_URL_NAME,  # noqa: F401 (the catch-all's name, used as blog.views.POST_URL_NAME)
+    requested_path,
+    resolve_old_address,
+    wordpress_query_target,
+)
 
-POST_URL_NAME = "post"
 # Lists show titles and summaries (blog/_post_list.html): fetch only the columns they show.
 LIST_FIELDS = (
     "title",
     "permalink",
     "date",
+    "date_offset",  # the post's own time zone: lists show the date the author saw
+    "local_date",  # the date views' field: the day pages find their neighbours by it
     "summary",
     "reading_time",
     "comment_count",
@@ -57,9 +63,11 @@ class PublishedPostsMixin:
     """Configure a generic view over the posts readers may see, newest first, paginated."""
 
     model = Post
-    date_field = "date"
+    # The day the author saw (the date in its own UTC offset), whatever the server's TIME_ZONE.
+    date_field = "local_date"
     paginate_by = settings.POSTS_PER_PAGE
-    allow_future = False
+    # published() already hides future posts; a post dated at +14:00 may be on "tomorrow's" day.
+    allow_future = True
     # An existing subject with no post yet (a new category, an empty blog) is a real page;
     # the date archives override this: an empty month is not a page, as on WordPress.
     allow_empty = True
@@ -116,7 +124,7 @@ def archive_months(request=None) -> list[dict]:
         months = (
             Post.objects.published()
             .posts()
-            .annotate(month=TruncMonth("date"))
+            .annotate(month=TruncMonth("local_date"))  # the day the author saw: dates, not datetimes
             .values("month")
             .annotate(count=Count("pk"))
             .order_by("-month")
@@ -141,8 +149,12 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
 
     def get(self, request, *args, **kwargs):
         target = wordpress_query_target(request.GET)
+        if target is None:
+            raise Http404(_("No post with this id."))
         if target:
             return HttpResponsePermanentRedirect(target)
+        if request.GET.get("m") in ("0", "1"):  # Blogger's mobile view of the home page
+            return HttpResponsePermanentRedirect(resolve_old_address("/", request.META.get("QUERY_STRING", "")))
         return super().get(request, *args, **kwargs)
 
 
@@ -157,7 +169,7 @@ class MonthView(PublishedPostsMixin, MonthArchiveView):
     allow_empty = False
 
     def _months(self) -> list[date]:
-        return [entry["month"].date() for entry in archive_months(self.request)]  # newest first
+        return [entry["month"] for entry in archive_months(self.request)]  # newest first
 
     def known_count(self) -> int:
         year, month = int(self.get_year()), int(self.get_month())
@@ -244,6 +256,50 @@ class SearchView(PublishedPostsMixin, ListView):
         return response
 
 
+class SubjectIndexView(ListView):
+    """Every category, tag or author that has published posts, with how many: WordPress's index pages."""
+
+    template_name = "blog/subject_index.html"
+    allow_empty = True
+    page_title = ""
+
+    def published_posts(self):
+        return Post.objects.published().posts()
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(page_title=self.page_title, **kwargs)
+
+
+class CategoryIndexView(SubjectIndexView):
+    page_title = _("Categories")
+
+    def get_queryset(self):
+        posts = Count("posts", filter=Q(posts__in=self.published_posts()))
+        return Category.objects.annotate(count=posts).filter(count__gt=0).order_by("name")
+
+
+class TagIndexView(SubjectIndexView):
+    page_title = _("Tags")
+
+    def get_queryset(self):
+        posts = Count(
+            "taggit_taggeditem_items",
+            filter=Q(
+                taggit_taggeditem_items__content_type=ContentType.objects.get_for_model(Post),
+                taggit_taggeditem_items__object_id__in=self.published_posts().values("pk"),
+            ),
+        )
+        return Tag.objects.annotate(count=posts).filter(count__gt=0).order_by("name")
+
+
+class AuthorIndexView(SubjectIndexView):
+    page_title = _("Authors")
+
+    def get_queryset(self):
+        posts = Count("posts", filter=Q(posts__in=self.published_posts()))
+        return Author.objects.annotate(count=posts).filter(count__gt=0).order_by("name")
+
+
 class ArchivesView(TemplateView):
     template_name = "blog/archives.html"
 
@@ -264,16 +320,26 @@ class PostView(DetailView):
 
     def get(self, request, *args, **kwargs):
         path = request.path_info
-        post = Post.objects.select_related("author").filter(permalink__in=permalink_lookups(path)).first()
+        # path_info is decoded already: it is the key of every spelling of the permalink.
+        post = Post.objects.select_related("author").filter(permalink_key=path).first()
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
                 return feed
         if post is None or not (post.is_public or can_preview(request.user)):
-            target = legacy_target(path, request.META.get("QUERY_STRING", ""))
+            target = resolve_old_address(path, request.META.get("QUERY_STRING", ""))
             if target is None:
                 raise Http404(_("No page at this address."))
             return HttpResponsePermanentRedirect(target)
+        mobile = request.GET.get("m") in ("0", "1")
+        raw = requested_path(request)
+        if post.is_public and (mobile or (raw is not None and raw != iri_to_uri(post.permalink))):
+            # Blogger's mobile view, or another spelling of the permalink (upper-case escapes,
+            # raw UTF-8): one redirect to the address exactly as the old site wrote it.
+            query = request.GET.copy()
+            if mobile:
+                del query["m"]
+            return HttpResponsePermanentRedirect(post.permalink + (f"?{query.urlencode()}" if query else ""))
         self.object = post
         response = self.render_to_response(self.get_context_data(object=post))
         if not post.is_public:
@@ -308,8 +374,8 @@ class PostView(DetailView):
             "@type": "WebPage" if post.is_page else "BlogPosting",
             "headline": post.title,
             "description": post.summary,
-            "datePublished": post.date.isoformat(),
-            "dateModified": (post.modified or post.date).isoformat(),
+            "datePublished": post.local_datetime.isoformat(),
+            "dateModified": (post.local_modified or post.local_datetime).isoformat(),
             "mainEntityOfPage": absolute(post.permalink),
             "url": absolute(post.permalink),
             "author": {"@type": "Person", "name": str(post.author), "url": absolute(post.author.get_absolute_url())},
@@ -331,10 +397,8 @@ def post_comment_feed(request, path: str):
         if not path.endswith("/" + suffix):
             continue
         base = path[: -len(suffix)]
-        permalinks = {form for written in permalink_lookups(base) for form in (written, written.rstrip("/"))}
-        post = (
-            Post.objects.published().filter(permalink__in=sorted(permalinks - {""})).only("title", "permalink").first()
-        )
+        keys = sorted({base, base.rstrip("/")} - {""})  # path_info is decoded: compare with permalink_key
+        post = Post.objects.published().filter(permalink_key__in=keys).only("title", "permalink").first()
         return feed()(request, post=post) if post is not None else None
     return None
 
@@ -398,77 +462,6 @@ class CommentFormView(TemplateView):
             _("Reply to a comment on “%s”") % post.title if context["reply_to"] else _("Comment on “%s”") % post.title
         )
         return context
-
-
-def wordpress_query_target(query) -> str | None:
-    """Return where WordPress's query-string addresses of the home page now live (None: none given)."""
-    for key in ("p", "page_id"):
-        if key in query:
-            source_id = parse_id(query[key])
-            permalink = None
-            if source_id is not None:
-                found = Post.objects.published().filter(source_id=source_id)
-                permalink = found.values_list("permalink", flat=True).first()
-            if permalink is None:
-                raise Http404(_("No post with this id."))
-            return permalink
-    if "s" in query:
-        return "/search/?" + urlencode({"q": query["s"]})
-    if "feed" in query:
-        return "/feed/atom/" if query["feed"] == "atom" else "/feed/"
-    month = query.get("m", "")
-    if re.fullmatch(r"[0-9]{4}(?:[0-9]{2}){0,2}", month):
-        return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
-    return None
-
-
-def _other_forms(path: str) -> list[str]:
-    """Return the paths an old address may stand for, most specific first, `path` excluded."""
-    bases = [path]
-    if path.startswith("/index.php/"):
-        bases.append(path[len("/index.php") :])
-    elif path == "/index.php":
-        bases.append("/")
-    forms = []
-    for base in bases:
-        forms.append(base)
-        if not base.endswith("/"):
-            forms.append(base + "/")
-    return [form for form in dict.fromkeys(forms) if form != path]
-
-
-def legacy_target(path: str, query_string: str = "") -> str | None:
-    """Return the canonical URL an old address of the site now lives at, or None."""
-    suffix = f"?{query_string}" if query_string else ""
-    forms = _other_forms(path)
-    for form in forms:
-        if form == "/":
-            return wordpress_query_target(QueryDict(query_string)) or "/" + suffix
-        try:
-            match = resolve(form)
-        except Resolver404:
-            continue
-        if match.url_name != POST_URL_NAME:
-            return form + suffix
-    paths = [path, *forms]
-    found = {}
-    for post in (
-        Post.objects.published()
-        .filter(Q(permalink__in=forms) | Q(guid_path__in=paths) | Q(blogger_path__in=paths))
-        .only("permalink", "guid_path", "blogger_path")
-    ):
-        for column in ("permalink", "guid_path", "blogger_path"):
-            if getattr(post, column) in paths:
-                found.setdefault(column, post.permalink)
-    if "permalink" in found:
-        return found["permalink"]
-    # An editor's explicit redirect wins over what the old site's identifiers suggest.
-    redirected = (
-        Redirect.objects.filter(old_path__in=paths, post__in=Post.objects.published())
-        .values_list("post__permalink", flat=True)
-        .first()
-    )
-    return redirected or found.get("guid_path") or found.get("blogger_path")
 
 
 @require_GET

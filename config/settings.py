@@ -47,6 +47,11 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 SITE_NAME = os.environ.get("SITE_NAME", "Kabar")
 SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION", "A blog brought home.")
+# More host names the old site answered at (besides those learnt from imported posts): links
+# to them inside posts are pointed at this site. Comma-separated, e.g. "oldblog.example,blog.example.org".
+OLD_SITE_HOSTS = env_list("OLD_SITE_HOSTS")
+# check_links --external: how long an external link's answer is trusted, in seconds.
+LINK_CHECK_CACHE_SECONDS = int(os.environ.get("LINK_CHECK_CACHE_SECONDS", str(7 * 24 * 3600)))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -361,6 +361,10 @@ def test_query_count_is_constant_whatever_the_number_of_posts(
     budgets = [
         # The archive index (months and their counts), once per content version for every page.
         ("/archives/", 1),
+        ("/category/", 1),  # every category with its count
+        ("/tag/", 1),  # (the content type is cached by now)
+        ("/author/", 1),
+        (f"/{newest.local_date:%Y/%m}/feed/", 3),  # items, categories, tags
         # post, categories and tags (one UNION), comments, previous and next (one UNION)
         (newest.permalink, 4),
         # Lists show no tags: page and categories.

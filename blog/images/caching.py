@@ -20,7 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from blog.caching import batched_changes
-from blog.images.discovery import find_images, post_base_url
+from blog.images.discovery import find_images
 from blog.images.fetching import FetchError, FetchRefused, fetch
 from blog.images.processing import ImageRejected, process_image
 from blog.images.storing import delete_files, store_image
@@ -86,7 +86,7 @@ def post_images(*, post: Post) -> list[str]:
         html=rendering.render_post(post.body, variables=post.template_variables()).html,
         body=post.body,
         front_matter=post.front_matter,
-        base_url=post_base_url(post.guid),
+        base_url=post.old_site_url,
     )
 
 
@@ -113,7 +113,9 @@ def _record_links(found: dict[int, list[str]]) -> dict[str, RemoteImage]:
     through = RemoteImage.posts.through
     with transaction.atomic():
         for chunk in _chunks(urls):
-            RemoteImage.objects.bulk_create([RemoteImage(url=url) for url in chunk], ignore_conflicts=True)
+            RemoteImage.objects.bulk_create(
+                [RemoteImage(url=url, path=urlsplit(url).path) for url in chunk], ignore_conflicts=True
+            )
         records = _existing(urls)
         for post_ids in _chunks(list(found)):
             through.objects.filter(post_id__in=post_ids).delete()

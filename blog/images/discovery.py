@@ -310,8 +310,3 @@ def find_images(
     masters = [master for element in elements for master in element.masters.values()]
     masters += front_matter_images(front_matter or {}, base_url=base_url)
     return list(dict.fromkeys(masters))
-
-
-def post_base_url(guid: str) -> str:
-    """Return the guid when it is an http(s) URL (relative image paths resolve against it), else ''."""
-    return guid if urlsplit(guid or "").scheme in ("http", "https") else ""

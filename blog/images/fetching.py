@@ -457,3 +457,67 @@ def fetch(url: str, *, etag: str = "", last_modified: str = "", max_bytes: int |
                 raise
         time.sleep(backoff)
     raise AssertionError("unreachable")
+
+
+LINK_USER_AGENT = "Kabar/0.1 link checker (+https://github.com/kabar-cms/kabar)"
+# Servers that do not answer HEAD properly say so with one of these; GET is tried then.
+HEAD_REFUSED = frozenset({400, 403, 404, 405, 406, 429, 500, 501, 502, 503})
+
+
+def _probe_once(url: str, method: str) -> int:
+    """Return the status `url` finally answers `method` with, each redirect hop checked; read no body."""
+    deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
+    watchdog = _Watchdog(deadline)
+    try:
+        return _probe_hops(url, method, deadline=deadline, watchdog=watchdog)
+    finally:
+        watchdog.cancel()
+
+
+def _probe_hops(url: str, method: str, *, deadline: float, watchdog: "_Watchdog") -> int:
+    for _hop in range(MAX_REDIRECTS + 1):
+        if time.monotonic() > deadline:
+            raise FetchError(f"no answer within {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s")
+        target = _target(url)
+        address = resolve(target.hostname, target.port)
+        headers = {"Host": target.host_header, "User-Agent": LINK_USER_AGENT, "Accept": "*/*"}
+        pool = _pool(target, address, deadline=deadline, watchdog=watchdog)
+        response = None
+        try:
+            response = pool.urlopen(
+                method,
+                target.request_uri,
+                headers=headers,
+                redirect=False,
+                retries=False,
+                preload_content=False,
+                assert_same_host=False,
+            )
+            if response.status in REDIRECT_STATUSES:
+                location = response.headers.get("Location")
+                if not location:
+                    raise FetchError(f"HTTP {response.status} redirect without a Location")
+                url = urljoin(url, location.strip())
+                continue
+            return response.status
+        except NewConnectionError as error:
+            raise FetchError(f"cannot connect to {target.host_header}: {_cause(error)}") from None
+        except (ReadTimeoutError, ConnectTimeoutError):
+            raise FetchError(f"timed out with {target.host_header}", retryable=True) from None
+        except SSLError as error:
+            raise FetchError(f"TLS error with {target.host_header}: {_cause(error)}") from None
+        except (ProtocolError, HTTPError) as error:
+            raise FetchError(f"connection to {target.host_header} broke: {_cause(error)}", retryable=True) from None
+        finally:
+            if response is not None:
+                response.close()  # never read the body
+            pool.close()
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def probe(url: str) -> int:
+    """Return the HTTP status a link finally answers: HEAD first, GET when HEAD is refused (same safety as fetch)."""
+    status = _probe_once(url, "HEAD")
+    if status in HEAD_REFUSED:
+        status = _probe_once(url, "GET")
+    return status

@@ -11,144 +11,249 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('taggit', '0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx'),
+        ("taggit", "0006_rename_taggeditem_content_type_object_id_taggit_tagg_content_8fc721_idx"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Author',
+            name="Author",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="As written in the front matter, e.g. 'admin'.", max_length=200)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=200, unique=True)),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('bio', models.TextField(blank=True)),
-                ('avatar', models.ImageField(blank=True, upload_to='avatars/')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='author', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(help_text="As written in the front matter, e.g. 'admin'.", max_length=200)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=200, unique=True)),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("bio", models.TextField(blank=True)),
+                ("avatar", models.ImageField(blank=True, upload_to="avatars/")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="author",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='children', to='blog.category')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="children",
+                        to="blog.category",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['name'],
+                "verbose_name_plural": "categories",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Post',
+            name="Post",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_id', models.BigIntegerField(blank=True, help_text="The exporter's id: the WordPress post ID.", null=True)),
-                ('title', models.CharField(max_length=500)),
-                ('slug', models.SlugField(allow_unicode=True, max_length=255)),
-                ('date', models.DateTimeField(default=django.utils.timezone.now, help_text='Publication date; in the future: scheduled.')),
-                ('modified', models.DateTimeField(blank=True, null=True)),
-                ('layout', models.CharField(default='post', help_text="'post', 'page', …", max_length=50)),
-                ('guid', models.CharField(blank=True, db_index=True, max_length=500)),
-                ('permalink', models.CharField(help_text="The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/.", max_length=500, unique=True, validators=[blog.models.validate_path])),
-                ('blogger_blog', models.JSONField(blank=True, default=list)),
-                ('blogger_author', models.JSONField(blank=True, default=list)),
-                ('blogger_internal', models.JSONField(blank=True, default=list)),
-                ('excerpt', models.TextField(blank=True, help_text='From the front matter; leave empty for an automatic one.')),
-                ('body', markdownx.models.MarkdownxField(blank=True)),
-                ('body_html', models.TextField(blank=True, editable=False)),
-                ('toc', models.JSONField(blank=True, default=list, editable=False)),
-                ('summary', models.TextField(blank=True, editable=False)),
-                ('word_count', models.PositiveIntegerField(default=0, editable=False)),
-                ('reading_time', models.PositiveIntegerField(default=0, editable=False, help_text='Minutes.')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('published', 'Published')], default='draft', max_length=20)),
-                ('front_matter', blog.fields.OrderedJSONField(blank=True, default=dict, editable=False, help_text='Front-matter keys without a column, in file order.')),
-                ('source_format', blog.fields.OrderedJSONField(blank=True, default=dict, editable=False, help_text='How the file wrote its front matter (key order, quoting), so export writes it back alike.')),
-                ('source_path', models.CharField(blank=True, editable=False, max_length=1000)),
-                ('source_hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='posts', to='blog.author')),
-                ('categories', models.ManyToManyField(blank=True, related_name='posts', to='blog.category')),
-                ('tags', taggit.managers.TaggableManager(blank=True, help_text='A comma-separated list of tags.', through='taggit.TaggedItem', to='taggit.Tag', verbose_name='Tags')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source_id",
+                    models.BigIntegerField(
+                        blank=True, help_text="The exporter's id: the WordPress post ID.", null=True
+                    ),
+                ),
+                ("title", models.CharField(max_length=500)),
+                ("slug", models.SlugField(allow_unicode=True, max_length=255)),
+                (
+                    "date",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="Publication date; in the future: scheduled."
+                    ),
+                ),
+                ("modified", models.DateTimeField(blank=True, null=True)),
+                ("layout", models.CharField(default="post", help_text="'post', 'page', …", max_length=50)),
+                ("guid", models.CharField(blank=True, db_index=True, max_length=500)),
+                (
+                    "permalink",
+                    models.CharField(
+                        help_text="The post's URL path, exactly as the old site had it, e.g. /2022/10/29/slug/.",
+                        max_length=500,
+                        unique=True,
+                        validators=[blog.models.validate_path],
+                    ),
+                ),
+                ("blogger_blog", models.JSONField(blank=True, default=list)),
+                ("blogger_author", models.JSONField(blank=True, default=list)),
+                ("blogger_internal", models.JSONField(blank=True, default=list)),
+                (
+                    "excerpt",
+                    models.TextField(blank=True, help_text="From the front matter; leave empty for an automatic one."),
+                ),
+                ("body", markdownx.models.MarkdownxField(blank=True)),
+                ("body_html", models.TextField(blank=True, editable=False)),
+                ("toc", models.JSONField(blank=True, default=list, editable=False)),
+                ("summary", models.TextField(blank=True, editable=False)),
+                ("word_count", models.PositiveIntegerField(default=0, editable=False)),
+                ("reading_time", models.PositiveIntegerField(default=0, editable=False, help_text="Minutes.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("published", "Published")], default="draft", max_length=20
+                    ),
+                ),
+                (
+                    "front_matter",
+                    blog.fields.OrderedJSONField(
+                        blank=True,
+                        default=dict,
+                        editable=False,
+                        help_text="Front-matter keys without a column, in file order.",
+                    ),
+                ),
+                (
+                    "source_format",
+                    blog.fields.OrderedJSONField(
+                        blank=True,
+                        default=dict,
+                        editable=False,
+                        help_text="How the file wrote its front matter (key order, quoting), so export writes it back alike.",
+                    ),
+                ),
+                ("source_path", models.CharField(blank=True, editable=False, max_length=1000)),
+                ("source_hash", models.CharField(blank=True, editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="posts", to="blog.author"
+                    ),
+                ),
+                ("categories", models.ManyToManyField(blank=True, related_name="posts", to="blog.category")),
+                (
+                    "tags",
+                    taggit.managers.TaggableManager(
+                        blank=True,
+                        help_text="A comma-separated list of tags.",
+                        through="taggit.TaggedItem",
+                        to="taggit.Tag",
+                        verbose_name="Tags",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-date', '-pk'],
-                'get_latest_by': 'date',
+                "ordering": ["-date", "-pk"],
+                "get_latest_by": "date",
             },
         ),
         migrations.CreateModel(
-            name='Redirect',
+            name="Redirect",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('old_path', models.CharField(max_length=500, unique=True, validators=[blog.models.validate_path])),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='redirects', to='blog.post')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("old_path", models.CharField(max_length=500, unique=True, validators=[blog.models.validate_path])),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="redirects", to="blog.post"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['old_path'],
+                "ordering": ["old_path"],
             },
         ),
         migrations.CreateModel(
-            name='RemoteImage',
+            name="RemoteImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url', models.URLField(max_length=2000, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('cached', 'Cached'), ('failed', 'Failed'), ('refused', 'Refused')], db_index=True, default='pending', max_length=10)),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('etag', models.CharField(blank=True, max_length=500)),
-                ('last_modified', models.CharField(blank=True, max_length=100)),
-                ('last_error', models.TextField(blank=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('fetched_at', models.DateTimeField(blank=True, null=True)),
-                ('content_hash', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('format', models.CharField(blank=True, max_length=10)),
-                ('size', models.PositiveBigIntegerField(blank=True, help_text='Bytes of the original.', null=True)),
-                ('original', models.CharField(blank=True, help_text='Storage name of the original bytes.', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('posts', models.ManyToManyField(blank=True, related_name='images', to='blog.post')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("url", models.URLField(max_length=2000, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("cached", "Cached"),
+                            ("failed", "Failed"),
+                            ("refused", "Refused"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("etag", models.CharField(blank=True, max_length=500)),
+                ("last_modified", models.CharField(blank=True, max_length=100)),
+                ("last_error", models.TextField(blank=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("fetched_at", models.DateTimeField(blank=True, null=True)),
+                ("content_hash", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("format", models.CharField(blank=True, max_length=10)),
+                ("size", models.PositiveBigIntegerField(blank=True, help_text="Bytes of the original.", null=True)),
+                (
+                    "original",
+                    models.CharField(blank=True, help_text="Storage name of the original bytes.", max_length=500),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("posts", models.ManyToManyField(blank=True, related_name="images", to="blog.post")),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ImageVariant',
+            name="ImageVariant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('format', models.CharField(max_length=10)),
-                ('name', models.CharField(help_text='Storage name of the file.', max_length=500)),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='blog.remoteimage')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("format", models.CharField(max_length=10)),
+                ("name", models.CharField(help_text="Storage name of the file.", max_length=500)),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="variants", to="blog.remoteimage"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['image', 'format', 'width'],
+                "ordering": ["image", "format", "width"],
             },
         ),
         migrations.AddIndex(
-            model_name='post',
-            index=models.Index(fields=['status', 'date'], name='blog_post_status_date'),
+            model_name="post",
+            index=models.Index(fields=["status", "date"], name="blog_post_status_date"),
         ),
         migrations.AddConstraint(
-            model_name='post',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id__isnull', False)), fields=('source_id',), name='blog_post_unique_source_id'),
+            model_name="post",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("source_id__isnull", False)),
+                fields=("source_id",),
+                name="blog_post_unique_source_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='imagevariant',
-            constraint=models.UniqueConstraint(fields=('image', 'format', 'width'), name='blog_imagevariant_unique_size'),
+            model_name="imagevariant",
+            constraint=models.UniqueConstraint(
+                fields=("image", "format", "width"), name="blog_imagevariant_unique_size"
+            ),
         ),
     ]

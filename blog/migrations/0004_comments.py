@@ -7,48 +7,116 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('blog', '0003_post_search_index'),
+        ("blog", "0003_post_search_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='post',
-            name='comment_count',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Approved comments, pingbacks and trackbacks shown on the post.'),
+            model_name="post",
+            name="comment_count",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Approved comments, pingbacks and trackbacks shown on the post."
+            ),
         ),
         migrations.AddField(
-            model_name='post',
-            name='comment_status',
-            field=models.CharField(choices=[('open', 'Open'), ('closed', 'Closed')], default='open', help_text='Whether readers may comment (when comments are on for the site and the post is not too old).', max_length=10),
+            model_name="post",
+            name="comment_status",
+            field=models.CharField(
+                choices=[("open", "Open"), ("closed", "Closed")],
+                default="open",
+                help_text="Whether readers may comment (when comments are on for the site and the post is not too old).",
+                max_length=10,
+            ),
         ),
         migrations.CreateModel(
-            name='Comment',
+            name="Comment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_id', models.CharField(help_text="The comment's id at its source (WordPress comment ID, Blogger id); the #comment-… anchor.", max_length=100)),
-                ('parent_source_id', models.CharField(blank=True, editable=False, help_text='The source id of the comment replied to.', max_length=100)),
-                ('author_name', models.CharField(blank=True, max_length=255)),
-                ('author_url', models.CharField(blank=True, max_length=500)),
-                ('author_email', models.CharField(blank=True, help_text='Never shown publicly.', max_length=254)),
-                ('author_ip', models.GenericIPAddressField(blank=True, help_text='Kept for moderation, never shown.', null=True)),
-                ('user_agent', models.CharField(blank=True, editable=False, max_length=500)),
-                ('date', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('body', models.TextField(help_text='As written; shown rendered and sanitized.')),
-                ('body_html', models.TextField(blank=True, editable=False)),
-                ('status', models.CharField(choices=[('approved', 'Approved'), ('pending', 'Pending'), ('spam', 'Spam'), ('trash', 'Trash')], default='pending', max_length=10)),
-                ('type', models.CharField(choices=[('comment', 'Comment'), ('pingback', 'Pingback'), ('trackback', 'Trackback')], default='comment', max_length=10)),
-                ('source_data', blog.fields.OrderedJSONField(blank=True, default=dict, editable=False, help_text="The source's keys without a column, in source order, so export writes them back alike.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent', models.ForeignKey(blank=True, help_text='Replied to.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='replies', to='blog.comment')),
-                ('post', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='comments', to='blog.post')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source_id",
+                    models.CharField(
+                        help_text="The comment's id at its source (WordPress comment ID, Blogger id); the #comment-… anchor.",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "parent_source_id",
+                    models.CharField(
+                        blank=True, editable=False, help_text="The source id of the comment replied to.", max_length=100
+                    ),
+                ),
+                ("author_name", models.CharField(blank=True, max_length=255)),
+                ("author_url", models.CharField(blank=True, max_length=500)),
+                ("author_email", models.CharField(blank=True, help_text="Never shown publicly.", max_length=254)),
+                (
+                    "author_ip",
+                    models.GenericIPAddressField(blank=True, help_text="Kept for moderation, never shown.", null=True),
+                ),
+                ("user_agent", models.CharField(blank=True, editable=False, max_length=500)),
+                ("date", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("body", models.TextField(help_text="As written; shown rendered and sanitized.")),
+                ("body_html", models.TextField(blank=True, editable=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("approved", "Approved"),
+                            ("pending", "Pending"),
+                            ("spam", "Spam"),
+                            ("trash", "Trash"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("comment", "Comment"), ("pingback", "Pingback"), ("trackback", "Trackback")],
+                        default="comment",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "source_data",
+                    blog.fields.OrderedJSONField(
+                        blank=True,
+                        default=dict,
+                        editable=False,
+                        help_text="The source's keys without a column, in source order, so export writes them back alike.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Replied to.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="replies",
+                        to="blog.comment",
+                    ),
+                ),
+                (
+                    "post",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="comments", to="blog.post"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date', 'pk'],
-                'indexes': [models.Index(fields=['post', 'status', 'date'], name='blog_comment_post_status_date'), models.Index(fields=['status', 'date'], name='blog_comment_status_date'), models.Index(fields=['author_email', 'status'], name='blog_comment_email_status')],
-                'constraints': [models.UniqueConstraint(fields=('post', 'source_id'), name='blog_comment_unique_source_id')],
+                "ordering": ["date", "pk"],
+                "indexes": [
+                    models.Index(fields=["post", "status", "date"], name="blog_comment_post_status_date"),
+                    models.Index(fields=["status", "date"], name="blog_comment_status_date"),
+                    models.Index(fields=["author_email", "status"], name="blog_comment_email_status"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("post", "source_id"), name="blog_comment_unique_source_id")
+                ],
             },
         ),
     ]

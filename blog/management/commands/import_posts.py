@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from blog.importing import FAILED, import_paths
+from blog.importing import FAILED, SKIPPED, import_paths
 
 
 class Command(BaseCommand):
@@ -14,6 +14,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Read and check every file and report, but write nothing."
         )
+        parser.add_argument(
+            "--scope-to-host",
+            action="store_true",
+            help=(
+                "Treat WordPress ids as unique per blog (the host of each file's guid or wordpress_url): "
+                "import a second blog whose ids collide with the first one's as new posts."
+            ),
+        )
 
     def handle(self, *paths, **options):
         verbosity = options["verbosity"]
@@ -21,11 +29,18 @@ class Command(BaseCommand):
 
         def progress(label: str, outcome: str) -> None:
             bar.update(1)
-            if verbosity >= 2 and outcome != FAILED:
+            if verbosity >= 2 and outcome == SKIPPED:
+                bar.write(f"skipped, not a post (no front matter): {label}", file=self.stdout)
+            elif verbosity >= 2 and outcome != FAILED:
                 bar.write(f"{outcome}: {label}", file=self.stdout)
 
         try:
-            result = import_paths(options["paths"], dry_run=options["dry_run"], progress=progress)
+            result = import_paths(
+                options["paths"],
+                dry_run=options["dry_run"],
+                scope_to_host=options["scope_to_host"],
+                progress=progress,
+            )
         finally:
             bar.close()
         for label, reason in [*result.failures, *result.warnings]:
@@ -34,8 +49,6 @@ class Command(BaseCommand):
             prefix = "dry run, nothing written: would have " if options["dry_run"] else ""
             style = self.style.ERROR if result.failed or result.warnings else self.style.SUCCESS
             self.stdout.write(style(prefix + result.summary()))
-        if verbosity >= 2 and result.skipped:
-            self.stdout.write(f"skipped {result.skipped} files without front matter")
         if options["traceback"]:
             for label, trace in result.tracebacks:
                 self.stderr.write(f"{label}:\n{trace}")
