@@ -440,3 +440,16 @@ def test_the_archive_index_follows_every_change(client, make_post, settings, pag
     assert "/2019/" not in home
     assert "Page 1 of 2" in home  # ten in 2021 and the one now due
     assert "July 2019" not in client.get("/archives/").content.decode()
+
+
+def test_month_archive_lists_posts_by_the_date_their_author_saw(client, make_post):
+    # 1 April 2021 05:00 in Jakarta (+07:00) is still 31 March in UTC; 31 March 20:00 in
+    # Honolulu (-10:00) is already 1 April in UTC.
+    make_post(title="Early April in Jakarta", date=datetime(2021, 3, 31, 22, tzinfo=UTC), date_offset=7 * 60)
+    make_post(title="Late March in Honolulu", date=datetime(2021, 4, 1, 6, tzinfo=UTC), date_offset=-10 * 60)
+    make_post(title="Mid April", date=datetime(2021, 4, 15, 12, tzinfo=UTC), date_offset=0)
+    april = client.get("/2021/04/").content.decode()
+    march = client.get("/2021/03/").content.decode()
+    assert "Early April in Jakarta" in april and "Mid April" in april
+    assert "Late March in Honolulu" not in april
+    assert "Late March in Honolulu" in march and "Early April in Jakarta" not in march
