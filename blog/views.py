@@ -86,6 +86,9 @@ class PublishedPostsMixin:
             # The date views step to the next day or month: past 9999-12-31 there is none.
             raise Http404(_("No such date.")) from None
 
+    def get_dated_queryset(self, **lookup):
+        return super().get_dated_queryset(**with_instant_bounds(lookup))
+
     def known_count(self) -> int | None:
         """Return how many posts the list has when the archive index knows it (None: count them)."""
         return None
