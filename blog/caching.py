@@ -44,7 +44,7 @@ CACHED_STATUSES = {200, 301, 404}
 # pages are cached per value. The other parameters the views read (q, s, feed, m: search and
 # WordPress's query addresses) take any text, so those requests are never cached. Any other
 # parameter is ignored by the views, and by the cache key.
-KEYED_PARAMS = {"page", "p", "page_id"}
+KEYED_PARAMS = {"page", "p", "page_id", "attachment_id"}
 UNCACHED_PARAMS = {"q", "s", "feed", "m"}
 MAX_KEYED_DIGITS = 9
 # Set on the request by `cache_public_page`: only the public site's views are stored.
@@ -178,15 +178,16 @@ def per_content_version(name: str, compute: Callable[[], T], *, request: HttpReq
     known = getattr(request, PER_VERSION_ATTR, None) if request is not None else None
     if known is not None and name in known:
         return known[name]
-    value = _per_content_version(name, compute, current_content_version(request))
+    value = _per_content_version(name, compute, request)
     if request is not None:
         setattr(request, PER_VERSION_ATTR, {**(known or {}), name: value})
     return value
 
 
-def _per_content_version(name: str, compute: Callable[[], T], version: ContentVersion) -> T:
+def _per_content_version(name: str, compute: Callable[[], T], request: HttpRequest | None) -> T:
     key = f"kabar:site:{name}"
     try:
+        version = current_content_version(request)
         stored = _cache().get(key)
     except Exception as exc:
         logger.warning("page cache: cannot read %s (%s)", key, exc)
