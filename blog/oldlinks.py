@@ -310,9 +310,9 @@ def _post_target(forms: list[str]) -> str | None:
         .values_list(*columns, "via")
     )
     found: dict[int, set[str]] = {}
-    for permalink, permalink_key, guid_path, blogger_path, slug, local_date, status, date, via in posts.union(
-        redirects, attachments, all=True
-    ):
+    # Unordered: Post's default ordering would apply to the union (Django 6.1 refuses it there).
+    rows = posts.union(redirects, attachments, all=True).order_by()
+    for permalink, permalink_key, guid_path, blogger_path, slug, local_date, status, date, via in rows:
         if via == _ATTACHMENT:
             found.setdefault(_ATTACHMENT, set()).add(permalink)
             continue

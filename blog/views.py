@@ -117,7 +117,7 @@ class PublishedPostsMixin:
 
 
 def archive_months(request=None) -> list[dict]:
-    """Return every month with published posts, newest first, with its number of posts.
+    """Return every month with published posts, newest first, with its number of posts and of sticky posts.
 
     The archive index: computed once per content version (any change, a scheduled post
     coming due) and shared through the cache, so that the home page's years, the archives
@@ -130,7 +130,7 @@ def archive_months(request=None) -> list[dict]:
             .posts()
             .annotate(month=TruncMonth("local_date"))  # the day the author saw: dates, not datetimes
             .values("month")
-            .annotate(count=Count("pk"))
+            .annotate(count=Count("pk"), sticky=Count("pk", filter=Q(sticky=True)))
             .order_by("-month")
         )
         return list(months)
@@ -158,8 +158,11 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
     template_name = "blog/post_archive.html"
 
     def get_queryset(self):
-        # Sticky posts first, as WordPress's front page had them; then the newest.
-        return super().get_queryset().order_by("-sticky", "-date", "-pk")
+        # Sticky posts first, as WordPress's front page had them; then the newest. Ordering by
+        # `sticky` costs a sort of every published post, so only a blog that has some pays it.
+        if any(entry["sticky"] for entry in archive_months(self.request)):
+            return super().get_queryset().order_by("-sticky", "-date", "-pk")
+        return super().get_queryset().order_by("-date", "-pk")
 
     def get_date_list(self, queryset, date_type=None, ordering="DESC"):
         years = {}
