@@ -140,7 +140,9 @@ class SiteAnswers:
         request.user = self.reader
         try:
             match = resolve(request.path_info)
-            response = match.func(request, *match.args, **match.kwargs)
+            # The page cache's wrapper renders the template; its status is known before that.
+            view = getattr(match.func, "unrendered", match.func)
+            response = view(request, *match.args, **match.kwargs)
             result = (response.status_code, response.get("Location", ""))
         except (Http404, Resolver404):
             result = (404, "")
