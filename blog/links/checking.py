@@ -128,7 +128,7 @@ class SiteAnswers:
         self.factory = RequestFactory(HTTP_HOST=host)
         self.secure = bool(base and base.scheme == "https") or settings.SECURE_SSL_REDIRECT
         # A signed-in reader without staff rights: sees what anyone sees, and goes past the page
-        # cache, so a page is looked up (every query its view makes) but its template is not rendered.
+        # cache: a page is looked up (every query its view makes); its template is not rendered.
         self.reader = User(username="kabar-link-check", is_active=True)
         self.answers: dict[str, tuple[int, str]] = {}
 
