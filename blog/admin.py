@@ -564,6 +564,29 @@ class PostImageInline(admin.TabularInline):
 PostAdmin.inlines = [*PostAdmin.inlines, PostImageInline]
 
 
+# --- Navigation and media imported from WordPress exports -----------------------------------
+
+from blog.models import Attachment, MenuItem  # noqa: E402
+
+
+@admin.register(MenuItem)
+class MenuItemAdmin(admin.ModelAdmin):
+    list_display = ["label", "menu", "parent", "order", "href"]
+    list_filter = ["menu"]
+    list_select_related = ["post", "category", "parent__post", "parent__category"]
+    search_fields = ["title", "url", "post__title", "category__name"]
+    autocomplete_fields = ["post", "category", "parent"]
+    ordering = ["menu", "order", "pk"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["source_id", "title", "url", "post"]
+    list_select_related = ["post"]
+    search_fields = ["title", "url", "link_path"]
+    autocomplete_fields = ["post"]
+
+
 # --- Comments --------------------------------------------------------------------------------
 
 

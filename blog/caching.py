@@ -44,7 +44,7 @@ CACHED_STATUSES = {200, 301, 404}
 # pages are cached per value. The other parameters the views read (q, s, feed, m: search and
 # WordPress's query addresses) take any text, so those requests are never cached. Any other
 # parameter is ignored by the views, and by the cache key.
-KEYED_PARAMS = {"page", "p", "page_id"}
+KEYED_PARAMS = {"page", "p", "page_id", "attachment_id"}
 UNCACHED_PARAMS = {"q", "s", "feed", "m"}
 MAX_KEYED_DIGITS = 9
 # Set on the request by `cache_public_page`: only the public site's views are stored.
@@ -172,9 +172,9 @@ def per_content_version(name: str, compute: Callable[[], T], *, request: HttpReq
     For what many pages show and every change may alter (the archive index): a request reads
     it from the cache instead of scanning every post.
     """
-    version = current_content_version(request)
     key = f"kabar:site:{name}"
     try:
+        version = current_content_version(request)
         stored = _cache().get(key)
     except Exception as exc:
         logger.warning("page cache: cannot read %s (%s)", key, exc)

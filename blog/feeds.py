@@ -8,6 +8,7 @@ from django.contrib.syndication.views import Feed
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed
+from django.utils.html import escape
 from taggit.models import Tag
 
 from blog.html_links import absolute_links
@@ -61,7 +62,11 @@ class PostFeed(Feed):
         return post.title
 
     def item_description(self, post: Post) -> str:
-        return absolute_links(post.body_html, base_url=post.feed_site_root + post.permalink)
+        html = post.body_html
+        if post.image_url and escape(post.image_url) not in html:
+            # The featured image, as the old site's feed showed it: first.
+            html = f'<p><img src="{escape(post.image_url)}" alt=""></p>' + html
+        return absolute_links(html, base_url=post.feed_site_root + post.permalink)
 
     def item_guid(self, post: Post) -> str:
         # The old site's guid keeps feed readers from showing every post again after the move.

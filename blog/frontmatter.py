@@ -35,8 +35,9 @@ DRAFT = "draft"
 PUBLISHED = "published"
 # The exporter's key order, used for posts that never had a file (created in the admin).
 EXPORTER_KEY_ORDER = ("id", "title", "date", "author", "excerpt", "layout", "guid", "permalink")
-# WordPress post statuses that are not visible to readers.
-_DRAFT_STATUSES = {"draft", "pending", "private", "auto-draft", "trash", "inherit"}
+# WordPress post statuses that are not visible to readers: only "publish" is ("future" is
+# WordPress's scheduled post, which its cron publishes; Kabar leaves that to an editor).
+_DRAFT_STATUSES = {"draft", "pending", "private", "future", "auto-draft", "trash", "inherit"}
 
 _OPENING = re.compile(r"---[ \t]*(\r\n|\n|\r)")
 # A closing line starts after any line break: old Mac files end lines with a lone CR.
@@ -322,15 +323,84 @@ def same_value(left: Any, right: Any) -> bool:
     return json.dumps(left, ensure_ascii=False) == json.dumps(right, ensure_ascii=False)
 
 
+_RESOLVER = yaml.resolver.Resolver()
+_STR_TAG = "tag:yaml.org,2002:str"
+# Characters PyYAML's emitter would not write as they are (with allow_unicode), and line breaks.
+_NOT_PLAIN_TEXT = re.compile("[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010fffe]|[\ufeff\u2028\u2029]")
+
+
+def _fast_scalar(value: Any) -> str | None:
+    """Return a scalar as `_Dumper` writes it, or None when only the dumper itself can tell."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if not isinstance(value, str) or len(value) > 1000 or _NOT_PLAIN_TEXT.search(value):
+        return None
+    if not value:
+        return "''"
+    if (
+        _QUOTE_STYLE.search(value)
+        or value.startswith("...")
+        or _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != _STR_TAG
+    ):
+        return "'" + value.replace("'", "''") + "'"
+    return value
+
+
+def _fast_map_lines(mapping: dict, first: str, rest: str) -> list[str] | None:
+    lines = []
+    for key, value in mapping.items():
+        key_text, value_text = _fast_scalar(key) if key else None, _fast_scalar(value)
+        if key_text is None or value_text is None or len(key_text) > 120:
+            return None
+        lines.append(f"{rest if lines else first}{key_text}: {value_text}\n")
+    return lines
+
+
+def _fast_dump_key(key: str, value: Any, indent: int) -> str | None:
+    """Return what `yaml.dump` gives for the common shapes of front matter, fast; None for the others.
+
+    Scalars, lists of scalars, maps of scalars and lists of such maps, written exactly as the
+    pure-Python dumper writes them (tests/test_frontmatter.py compares the two).
+    """
+    key_text = _fast_scalar(key) if key else None  # an empty key is written as a complex key
+    if key_text is None or len(key_text) > 120:
+        return None
+    pad = " " * indent
+    if isinstance(value, list) and value:
+        if all(isinstance(item, dict) and item for item in value):
+            lines = [f"{key_text}:\n"]
+            for item in value:
+                item_lines = _fast_map_lines(item, f"{pad}-{' ' * (indent - 1)}", pad + pad)
+                if item_lines is None:
+                    return None
+                lines.extend(item_lines)
+            return "".join(lines)
+        items = [_fast_scalar(item) for item in value]
+        if None in items:
+            return None
+        return f"{key_text}:\n" + "".join(f"{pad}- {item}\n" for item in items)
+    if isinstance(value, dict) and value:
+        lines = _fast_map_lines(value, pad, pad)
+        return None if lines is None else f"{key_text}:\n" + "".join(lines)
+    value_text = _fast_scalar(value)
+    return None if value_text is None else f"{key_text}: {value_text}\n"
+
+
 def dump_key(key: str, value: Any, *, indent: int = 4, newline: str = "\n") -> str:
     """Return the YAML text of one top-level key, in the exporter's style."""
+    indent = max(2, min(indent, 9))
+    text = _fast_dump_key(key, value, indent)
+    if text is not None:
+        return text if newline == "\n" else text.replace("\n", newline)
     text = yaml.dump(
         {key: value},
         Dumper=_Dumper,
         allow_unicode=True,
         default_flow_style=False,
         sort_keys=False,
-        indent=max(2, min(indent, 9)),
+        indent=indent,
         width=float("inf"),
     )
     return text if newline == "\n" else text.replace("\n", newline)
@@ -757,6 +827,9 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         take("status", "status")
         if str(fm["status"]).strip().lower() in _DRAFT_STATUSES:
             status = DRAFT
+    if fm.get("post_password") not in (None, ""):
+        # A password-protected WordPress post is never shown to readers (the key stays kept as is).
+        status = DRAFT
 
     slug = ""
     if isinstance(fm.get("slug"), str | int) and make_slug(str(fm["slug"])):

@@ -6,6 +6,7 @@ the others are about (by id, guid, permalink, slug). Authors, categories and tag
 up once per run and cached. Each file is then written in its own transaction.
 """
 
+import functools
 import hashlib
 import logging
 import multiprocessing
@@ -13,6 +14,7 @@ import os
 import time
 import traceback
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +22,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -28,14 +31,15 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from taggit.models import Tag, TaggedItem
 
-from blog import frontmatter, rendering
-from blog.caching import batched_changes
+from blog import frontmatter, rendering, xml_exports
+from blog.caching import batched_changes, content_changed
 from blog.comments import CommentImportResult, upsert_comments
 from blog.frontmatter import FrontMatterError, NoFrontMatterError, PostFields
 from blog.links import relinking
-from blog.models import Author, Category, Post, RemoteImage, site_host
+from blog.models import Attachment, Author, Category, MenuItem, Post, RemoteImage, site_host
 
 POST_SUFFIXES = {".md", ".markdown", ".html"}
+EXPORT_SUFFIXES = {".xml", ".atom"}
 # Folders of a Jekyll site that hold templates and build output, not posts.
 SKIPPED_FOLDERS = {"_layouts", "_includes", "_site", "_data", "_sass", "node_modules"}
 BATCH_SIZE = 200
@@ -62,6 +66,10 @@ class ImportResult:
     comments: CommentImportResult = field(default_factory=CommentImportResult)
     # Problems that did not stop a file's post from being imported (a comment that could not be).
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    # What WordPress and Blogger exports held: posts, pages, comments, attachments, menu items…
+    contents: Counter = field(default_factory=Counter)
+    skipped_types: Counter = field(default_factory=Counter)
+    exports: int = 0
 
     @property
     def total(self) -> int:
@@ -80,11 +88,22 @@ class ImportResult:
             if comments.created or comments.updated or comments.failed
             else ""
         )
-        return (
+        line = (
             f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
             f"failed {self.failed}{skipped}{comment_counts} in {self.seconds:.{2 if self.seconds < 10 else 1}f} s "
             f"({self.rate:.0f} posts/s)"
         )
+        if self.exports:
+            held = ", ".join(
+                f"{self.contents[name]} {name if self.contents[name] != 1 else name[:-1]}" for name in EXPORT_COUNTS
+            )
+            skipped = sum(self.skipped_types.values())
+            kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(self.skipped_types.items()))
+            line += f"; the export held {held}; skipped {skipped}" + (f" ({kinds})" if kinds else "")
+        return line
+
+
+EXPORT_COUNTS = ("posts", "pages", "comments", "attachments", "menu items")
 
 
 @dataclass
@@ -99,6 +118,11 @@ class SourceFile:
     rendered: "rendering.Rendered | None" = None  # made by the parallel renderer, when it ran
     comments: CommentImportResult | None = None  # what happened to the file's comments
     warnings: list[str] = field(default_factory=list)
+    # A WordPress/Blogger export read so far: its terms are written before its first post,
+    # its attachments and menus after its last one (`export_done`).
+    export: "xml_exports.ExportContents | None" = None
+    export_done: bool = False
+    source: "frontmatter.PostSource | None" = None  # an export's post, parsed already
 
 
 @dataclass
@@ -190,6 +214,7 @@ class _Lookups:
         self.claimed: dict[tuple[str, int], str] = {}
         self.authors = dict(Author.objects.values_list("slug", "pk"))
         self.categories = dict(Category.objects.values_list("slug", "pk"))
+        self.category_names: dict[str, int] = {}
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
         self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
         self.post_type = ContentType.objects.get_for_model(Post).pk
@@ -210,12 +235,41 @@ class _Lookups:
     def category_ids(self, names: list[str]) -> list[int]:
         ids = []
         for name in names:
+            # An export's categories were made from its own slugs (apply_terms): found by name.
+            pk = self.category_names.get(name.lower())
             slug = frontmatter.make_slug(name) or name
-            if slug not in self.categories and not self.dry_run:
+            if pk is None and slug not in self.categories and not self.dry_run:
                 self.categories[slug] = Category.objects.create(name=name, slug=slug).pk
-            if slug in self.categories and self.categories[slug] not in ids:
-                ids.append(self.categories[slug])
+            pk = pk or self.categories.get(slug)
+            if pk is not None and pk not in ids:
+                ids.append(pk)
         return ids
+
+    def apply_terms(self, terms: list[xml_exports.Term]) -> None:
+        """Create an export's categories (with their slugs, descriptions and parents) and tags."""
+        categories = [term for term in terms if term.taxonomy == "category"]
+        for term in categories:
+            slug = frontmatter.make_slug(term.slug) or frontmatter.make_slug(term.name) or term.slug
+            if slug not in self.categories and not self.dry_run:
+                self.categories[slug] = Category.objects.create(
+                    name=term.name[:200], slug=slug[:200], description=term.description
+                ).pk
+            if slug in self.categories:
+                self.category_names[term.name.lower()] = self.categories[slug]
+        if not self.dry_run:
+            for term in categories:
+                slug = frontmatter.make_slug(term.slug) or term.slug
+                parent = self.categories.get(frontmatter.make_slug(term.parent) or term.parent) if term.parent else None
+                if slug in self.categories and parent != self.categories[slug]:
+                    Category.objects.filter(pk=self.categories[slug]).exclude(parent_id=parent).update(parent_id=parent)
+        for term in terms:
+            if term.taxonomy != "post_tag" or self.dry_run:
+                continue
+            slug = frontmatter.make_slug(term.slug) or term.slug
+            if slug not in self.tags and term.name.lower() not in self.tag_names:
+                self.tags[slug] = self.tag_names[term.name.lower()] = Tag.objects.create(
+                    name=term.name[:100], slug=slug[:100]
+                ).pk
 
     def tag_ids(self, names: list[str]) -> list[int]:
         ids = []
@@ -233,6 +287,8 @@ class _Lookups:
         """Drop cached rows a rolled-back transaction may have taken with it."""
         self.authors = dict(Author.objects.values_list("slug", "pk"))
         self.categories = dict(Category.objects.values_list("slug", "pk"))
+        known = set(self.categories.values())
+        self.category_names = {name: pk for name, pk in self.category_names.items() if pk in known}
         self.tags = dict(Tag.objects.values_list("slug", "pk"))
         self.tag_names = {name.lower(): pk for name, pk in Tag.objects.values_list("name", "pk")}
 
@@ -240,6 +296,9 @@ class _Lookups:
 def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
     """Yield every file to import under `paths` (files, folders, .zip archives), reading lazily."""
     cap = settings.IMPORT_MAX_FILE_BYTES
+    # WordPress attachments by id, across the export files of this run: a split export's post
+    # finds its featured image in a file read before its own.
+    attachments: dict = {}
     for given in paths:
         path = Path(given)
         if path.is_dir():
@@ -248,8 +307,11 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_FOLDERS)
                 for name in sorted(names):
-                    if Path(name).suffix.lower() in POST_SUFFIXES and not name.startswith("."):
-                        file_path = Path(root, name)
+                    suffix = Path(name).suffix.lower()
+                    if name.startswith("."):
+                        continue
+                    file_path = Path(root, name)
+                    if suffix in POST_SUFFIXES:
                         relative = file_path.relative_to(path).as_posix()
                         if file_path.is_symlink() and not file_path.resolve().is_relative_to(tree):
                             # Whoever made the folder (an unpacked upload, a shared checkout) may
@@ -261,8 +323,22 @@ def iter_files(paths: Iterable[str | os.PathLike]) -> Iterator[SourceFile]:
                             )
                             continue
                         yield _read_file(file_path, _in_drafts(path, relative), cap, listed=False)
+                    elif suffix in EXPORT_SUFFIXES:
+                        if file_path.is_symlink() and not file_path.resolve().is_relative_to(tree):
+                            yield SourceFile(
+                                label=str(file_path),
+                                path=file_path.relative_to(path).as_posix(),
+                                error="is a symbolic link to a file outside the folder: not followed",
+                                listed=True,
+                            )
+                            continue
+                        yield from _iter_export(
+                            functools.partial(file_path.open, "rb"), str(file_path), attachments=attachments
+                        )
         elif path.suffix.lower() == ".zip" and path.is_file():
-            yield from _iter_zip(path, cap)
+            yield from _iter_zip(path, cap, attachments=attachments)
+        elif path.suffix.lower() in EXPORT_SUFFIXES and path.is_file():
+            yield from _iter_export(functools.partial(path.open, "rb"), str(path), listed=True, attachments=attachments)
         else:
             yield _read_file(path, _in_drafts(path.parent, path.name), cap, listed=True)
 
@@ -288,7 +364,7 @@ def _read_file(path: Path, relative: str, cap: int, *, listed: bool) -> SourceFi
     return source
 
 
-def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
+def _iter_zip(path: Path, cap: int, *, attachments: dict) -> Iterator[SourceFile]:
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -296,11 +372,17 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
         return
     with archive:
         members = [info for info in archive.infolist() if _is_post_member(info)]
-        refusal = _archive_refusal(archive.infolist(), members)
+        exports = [info for info in archive.infolist() if _is_post_member(info, suffixes=EXPORT_SUFFIXES)]
+        refusal = _archive_refusal(archive.infolist(), members, exports)
         if refusal:
             yield SourceFile(label=str(path), path=path.name, error=refusal, listed=True)
             return
-        for info in sorted(members, key=lambda info: info.filename):
+        for info in sorted(members + exports, key=lambda info: info.filename):
+            if info in exports:
+                yield from _iter_export(
+                    lambda info=info: archive.open(info), f"{path}:{info.filename}", attachments=attachments
+                )
+                continue
             source = SourceFile(label=f"{path}:{info.filename}", path=info.filename)
             try:
                 with archive.open(info) as stream:
@@ -314,14 +396,57 @@ def _iter_zip(path: Path, cap: int) -> Iterator[SourceFile]:
             yield source
 
 
-def _is_post_member(info: zipfile.ZipInfo) -> bool:
+def _iter_export(
+    open_stream: Callable[[], Any], label: str, *, listed: bool = False, attachments: dict | None = None
+) -> Iterator[SourceFile]:
+    """Yield the posts of a WordPress or Blogger export as files of the export format.
+
+    Each post becomes the file the WordPress "to Jekyll" exporter (or jekyll-import) would
+    have written for it, so it takes the very path a Markdown file takes. Before them comes
+    a marker with the export's terms, after them one with its attachments and menus.
+    """
+    cap = settings.IMPORT_MAX_FILE_BYTES
+    try:
+        export = xml_exports.open_export(open_stream, label=label, known_attachments=attachments)
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
+        return
+    if export is None:
+        if listed:
+            yield SourceFile(label=label, path="", error="is not a WordPress (WXR) or Blogger export", listed=True)
+        return
+    try:
+        export.scan()
+        yield SourceFile(label=label, path="", export=export.contents)
+        for item in export.items():
+            # The file the exporter would have written: each key's text as export_posts writes it back.
+            item.source.raw = {key: frontmatter.dump_key(key, value) for key, value in item.source.front_matter.items()}
+            data = f"---\n{''.join(item.source.raw.values())}---\n{item.source.body}".encode()
+            source = SourceFile(label=item.label, path=item.path, listed=True)
+            if len(data) > cap:
+                source.error = f"is larger than the {_size(cap)} limit (IMPORT_MAX_FILE_BYTES)"
+            else:
+                source.data, source.source = data, item.source  # parsed already: no need to read it back
+            yield source
+    except xml_exports.XmlExportError as exc:
+        yield SourceFile(label=label, path="", error=str(exc), listed=True)
+        return
+    except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
+        yield SourceFile(label=label, path="", error=f"cannot be read: {exc}", listed=True)
+        return
+    yield SourceFile(label=label, path="", export=export.contents, export_done=True)
+
+
+def _is_post_member(info: zipfile.ZipInfo, *, suffixes: set[str] = POST_SUFFIXES) -> bool:
     member = PurePosixPath(info.filename)
-    if info.is_dir() or member.suffix.lower() not in POST_SUFFIXES or member.name.startswith("."):
+    if info.is_dir() or member.suffix.lower() not in suffixes or member.name.startswith("."):
         return False
     return not any(part.startswith(".") or part in SKIPPED_FOLDERS for part in member.parts[:-1])
 
 
-def _archive_refusal(infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo]) -> str:
+def _archive_refusal(
+    infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo], exports: list[zipfile.ZipInfo] = ()
+) -> str:
     """Return why a whole archive is refused (too many members, too many bytes once unpacked), or ''."""
     if len(infos) > settings.IMPORT_MAX_ARCHIVE_FILES:
         return (
@@ -331,6 +456,8 @@ def _archive_refusal(infos: list[zipfile.ZipInfo], members: list[zipfile.ZipInfo
     # Reading a member never goes past its declared size, nor past the file cap: this bounds the
     # bytes the import will unpack before any of it is read.
     total = sum(min(info.file_size, settings.IMPORT_MAX_FILE_BYTES + 1) for info in members)
+    # An export is read as a stream, never past its declared size: all of it counts.
+    total += sum(info.file_size for info in exports)
     if total > settings.IMPORT_MAX_ARCHIVE_BYTES:
         return (
             f"unpacks to {_size(total)} of posts, more than the {_size(settings.IMPORT_MAX_ARCHIVE_BYTES)} "
@@ -456,11 +583,22 @@ def import_paths(
             # HTML: hundreds of MB on a large import. Nobody is capturing them here, so let them go.
             connection.queries_log.clear()
 
+    finished: list[xml_exports.ExportContents] = []
+
+    def posts_only(files: Iterable[SourceFile]) -> Iterator[SourceFile]:
+        for item in files:
+            if item.export is None:
+                yield item
+            elif item.export_done:
+                finished.append(item.export)
+            else:
+                lookups.apply_terms(item.export.terms)
+
     waiting: _Batch | None = None
     # Links between the posts of this run resolve once they are all written (a post may link
     # to one that comes later).
     with relinking.deferred(), closing(renderer):
-        for files in _batches(iter_files(paths), BATCH_SIZE):
+        for files in _batches(posts_only(iter_files(paths)), BATCH_SIZE):
             batch = _parse_batch(
                 files,
                 known=lookups.hashes,
@@ -477,8 +615,136 @@ def import_paths(
             waiting = batch
         if waiting is not None:
             write(waiting)
+    for contents in finished:
+        result.exports += 1
+        result.contents.update(contents.counts)
+        result.skipped_types.update(contents.skipped)
+        if not dry_run:
+            write_attachments(attachments=list(contents.attachments.values()))
+            write_menus(items=contents.menu_items, terms=contents.terms, site_url=contents.site_url)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def write_attachments(*, attachments: list[xml_exports.AttachmentSource]) -> int:
+    """Store an export's attachments and tell the image cache their files; return how many changed.
+
+    Each attachment is found again by its WordPress id. Its file's URL becomes a pending
+    record of the image cache, linked to the post it belongs to, so `cache_images` copies it.
+    """
+    changed = 0
+    for start in range(0, len(attachments), 500):
+        chunk = attachments[start : start + 500]
+        parents = {item.parent for item in chunk if item.parent}
+        post_ids = dict(Post.objects.filter(source_id__in=parents).values_list("source_id", "pk"))
+        with transaction.atomic():
+            existing = {
+                row.source_id: row for row in Attachment.objects.filter(source_id__in=[a.source_id for a in chunk])
+            }
+            new, updated = [], []
+            for item in chunk:
+                values = {
+                    "url": item.url[:2000],
+                    "title": item.title[:500],
+                    "link_path": item.link[:500] if "?" not in item.link else "",
+                    "post_id": post_ids.get(item.parent),
+                }
+                row = existing.get(item.source_id)
+                if row is None:
+                    new.append(Attachment(source_id=item.source_id, **values))
+                elif any(getattr(row, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(row, name, value)
+                    updated.append(row)
+            Attachment.objects.bulk_create(new)
+            Attachment.objects.bulk_update(updated, ["url", "title", "link_path", "post"])
+            urls = list(dict.fromkeys(item.url[:2000] for item in chunk))
+            RemoteImage.objects.bulk_create([RemoteImage(url=url) for url in urls], ignore_conflicts=True)
+            images = dict(RemoteImage.objects.filter(url__in=urls).values_list("url", "pk"))
+            through = RemoteImage.posts.through
+            links = [
+                through(remoteimage_id=images[item.url[:2000]], post_id=post_ids[item.parent])
+                for item in chunk
+                if item.parent in post_ids and item.url[:2000] in images
+            ]
+            through.objects.bulk_create(links, ignore_conflicts=True)
+        changed += len(new) + len(updated)
+    return changed
+
+
+def _menu_url(url: str, *, site_url: str) -> str:
+    """Return a custom menu link as the site can show it: a path for the old site's own pages, '' if unsafe."""
+    url = url.strip()
+    parts = urlsplit(url)
+    site = urlsplit(site_url)
+    if parts.scheme in ("http", "https") and site.netloc and parts.netloc.lower() == site.netloc.lower():
+        return urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment))
+    if (
+        parts.scheme in ("http", "https", "mailto")
+        or url.startswith("#")
+        or (url.startswith("/") and not url.startswith("//"))
+    ):
+        return url[:2000]
+    return ""
+
+
+def write_menus(*, items: list[xml_exports.MenuItemSource], terms: list[xml_exports.Term], site_url: str) -> int:
+    """Store an export's navigation menus, each item linked to the post, page or category it names."""
+    if not items:
+        return 0
+    term_slugs = {
+        (term.taxonomy, term.term_id): frontmatter.make_slug(term.slug) or term.slug for term in terms if term.term_id
+    }
+    post_ids = dict(
+        Post.objects.filter(source_id__in=[item.object_id for item in items if item.kind == "post_type"]).values_list(
+            "source_id", "pk"
+        )
+    )
+    category_ids = dict(
+        Category.objects.filter(
+            slug__in=[slug for (taxonomy, _id), slug in term_slugs.items() if taxonomy == "category"]
+        ).values_list("slug", "pk")
+    )
+    changed = 0
+    with transaction.atomic():
+        existing = {row.source_id: row for row in MenuItem.objects.filter(source_id__in=[i.source_id for i in items])}
+        rows: dict[int, MenuItem] = {}
+        for item in items:
+            values: dict[str, Any] = {
+                "menu": (frontmatter.make_slug(item.menu) or "menu")[:200],
+                "title": item.title[:500],
+                "order": item.order,
+                "post_id": None,
+                "category_id": None,
+                "url": "",
+            }
+            if item.kind == "post_type":
+                values["post_id"] = post_ids.get(item.object_id)
+            elif item.kind == "taxonomy" and item.object == "category":
+                values["category_id"] = category_ids.get(term_slugs.get(("category", item.object_id), ""))
+            elif item.kind == "taxonomy" and item.object == "post_tag":
+                slug = term_slugs.get(("post_tag", item.object_id))
+                values["url"] = f"/tag/{slug}/" if slug else ""
+            else:
+                values["url"] = _menu_url(item.url, site_url=site_url)
+            if not (values["post_id"] or values["category_id"] or values["url"]):
+                continue  # what it linked to is not on this site
+            row = existing.get(item.source_id) or MenuItem(source_id=item.source_id)
+            if row.pk is None or any(getattr(row, name) != value for name, value in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                row.save()
+                changed += 1
+            rows[item.source_id] = row
+        for item in items:
+            row, parent = rows.get(item.source_id), rows.get(item.parent) if item.parent else None
+            parent_id = parent.pk if parent is not None else None
+            if row is not None and row.parent_id != parent_id:
+                MenuItem.objects.filter(pk=row.pk).update(parent_id=parent_id)
+                changed += 1
+    if changed:
+        content_changed()
+    return changed
 
 
 def _parse_batch(
@@ -494,7 +760,8 @@ def _parse_batch(
             report(item, UNCHANGED)
         else:
             try:
-                source = frontmatter.parse(
+                # An export's post comes parsed already (built by xml_exports, no YAML to guard).
+                source = item.source or frontmatter.parse(
                     item.data,
                     max_nodes=settings.IMPORT_MAX_FRONT_MATTER_NODES,
                     max_bytes=settings.IMPORT_MAX_FRONT_MATTER_BYTES,
@@ -518,7 +785,7 @@ def _parse_batch(
                     report(item, FAILED, too_long)
                 else:
                     parsed.append((item, source, fields))
-        item.data = None  # stream: let the bytes go as soon as they are parsed
+        item.data = item.source = None  # stream: let the bytes go as soon as they are parsed
     return _Batch(parsed, hashes)
 
 
@@ -758,7 +1025,12 @@ def _column_values(
 ) -> dict[str, Any]:
     source_format = source.to_format()
     source_format["path"] = item.path
-    return {
+    values: dict[str, Any] = {}
+    # WordPress's per-post switch (kept as a key for export): 'closed' stops new comments.
+    comment_status = str(fields.front_matter.get("comment_status", "")).strip().lower()
+    if comment_status in Post.CommentStatus.values:
+        values["comment_status"] = comment_status
+    return values | {
         "source_id": fields.source_id,
         "title": fields.title,
         "slug": fields.slug,

@@ -137,6 +137,30 @@ def site_host(guid: str, front_matter) -> str:
     return (urlsplit(old_site_url(guid, front_matter)).hostname or "").lower()
 
 
+def featured_image_url(front_matter: dict, *, base_url: str = "", cached_images: bool = True) -> str:
+    """Return the URL of a post's featured image (its `image` key): the cached copy when there is one.
+
+    A relative path resolves against the post's old address, as the image cache resolves it; only
+    http(s) URLs and site paths are taken: the value comes from an untrusted export.
+    """
+    from blog.images.discovery import absolute_url
+    from blog.images.rewriting import load_cached_images
+
+    value = (front_matter or {}).get("image")
+    text = value.strip() if isinstance(value, str) else ""
+    if not text or len(text) > 2000 or any(char.isspace() for char in text):
+        return ""
+    url = absolute_url(text, base_url=base_url)
+    if not url:
+        # No old host to resolve it against (or one of Kabar's own files): the path as written.
+        return text if text.startswith("/") and not text.startswith("//") else ""
+    if cached_images:
+        cached = load_cached_images(urls=[url]).get(url)
+        if cached is not None:
+            return cached.src()
+    return url
+
+
 class Author(models.Model):
     name = models.CharField(max_length=200, help_text=_("As written in the front matter, e.g. 'admin'."))
     slug = models.SlugField(max_length=200, unique=True, allow_unicode=True)
@@ -275,6 +299,12 @@ class Post(models.Model):
     body_html = models.TextField(blank=True, editable=False)
     toc = models.JSONField(default=list, blank=True, editable=False)
     summary = models.TextField(blank=True, editable=False)
+    image_url = models.CharField(
+        max_length=2000,
+        blank=True,
+        editable=False,
+        help_text=_("The featured image (front matter 'image'), served from the image cache once it is cached."),
+    )
     word_count = models.PositiveIntegerField(default=0, editable=False)
     reading_time = models.PositiveIntegerField(default=0, editable=False, help_text=_("Minutes."))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
@@ -302,6 +332,8 @@ class Post(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Old addresses of the post, kept as paths in indexed columns so an old link is one lookup.
     guid_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
+    # WordPress's sticky posts (front matter `sticky: true`) lead the home page.
+    sticky = models.BooleanField(default=False, editable=False)
     blogger_path = models.CharField(max_length=500, blank=True, db_index=True, editable=False)
     # The body's links into the old site (or this one) as written → the address body_html shows
     # for each ('' when nothing on the site has it). Made with body_html, by render().
@@ -429,6 +461,7 @@ class Post(models.Model):
         linked = rewrite_links(body_html, extra_hosts=self.old_hosts())
         self.body_html = linked.html
         self.internal_links = linked.links
+        self.image_url = featured_image_url(self.front_matter, base_url=self.old_site_url, cached_images=cached_images)
         self.toc = rendered.toc
         self.summary = rendered.summary
         self.word_count = rendered.word_count
@@ -440,6 +473,7 @@ class Post(models.Model):
         self.source_host = site_host(self.guid, self.front_matter)
         self.blogger_path = blogger_path(self.front_matter or {})
         self.permalink_key = path_key(self.permalink)
+        self.sticky = (self.front_matter or {}).get("sticky") is True
         if self.date_offset is None and self._state.adding and self.date is not None:
             # A post written here keeps the site's offset of its day, as an imported one keeps its file's.
             offset = self.date.astimezone(timezone.get_default_timezone()).utcoffset()
@@ -447,7 +481,7 @@ class Post(models.Model):
         self.local_date = self.local_datetime.date() if self.date is not None else None
         derived = {
             "guid": {"guid_path", "source_host"},
-            "front_matter": {"blogger_path", "source_host"},
+            "front_matter": {"blogger_path", "source_host", "sticky"},
             "permalink": {"permalink_key"},
             "date": {"local_date", "date_offset"},
         }
@@ -462,6 +496,7 @@ class Post(models.Model):
                 kwargs["update_fields"] = {
                     *update_fields,
                     "body_html",
+                    "image_url",
                     "toc",
                     "summary",
                     "word_count",
@@ -771,4 +806,85 @@ class Comment(models.Model):
                 kwargs["update_fields"] = {*kwargs["update_fields"], "parent_source_id"}
         super().save(*args, **kwargs)
         self._loaded_status = self.status
+
+
+class Attachment(models.Model):
+    """A media item of a WordPress export: its id there, its file, and the addresses it had."""
+
+    source_id = models.BigIntegerField(unique=True, help_text=_("The WordPress attachment ID (?attachment_id=)."))
+    url = models.URLField(max_length=2000, help_text=_("The file's original URL."))
+    title = models.CharField(max_length=500, blank=True)
+    link_path = models.CharField(
+        max_length=500, blank=True, db_index=True, help_text=_("The path of the attachment's own page.")
+    )
+    post = models.ForeignKey(Post, on_delete=models.SET_NULL, null=True, blank=True, related_name="attachments")
+
+    class Meta:
+        ordering = ["source_id"]
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+    def file_url(self) -> str:
+        """Return where the file is served now: Kabar's cached copy when there is one, else its old URL."""
+        from django.core.files.storage import default_storage
+
+        original = (
+            RemoteImage.objects.filter(url=self.url, status=RemoteImage.Status.CACHED)
+            .exclude(original="")
+            .values_list("original", flat=True)
+            .first()
+        )
+        return default_storage.url(original) if original else self.url
+
+
+def validate_menu_url(value: str) -> None:
+    """Raise ValidationError unless `value` is a link a menu may show: http(s), mailto, a path or '#…'."""
+    scheme = urlsplit(value.strip()).scheme.lower()
+    if (value and scheme not in ("http", "https", "mailto") and not value.startswith(("#", "/"))) or value.startswith(
+        "//"
+    ):
+        raise ValidationError(
+            _("'%(value)s' is not an http(s) or mailto link, a path or an anchor."), params={"value": value}
+        )
+
+
+class MenuItem(models.Model):
+    """One link of a navigation menu (a WordPress nav_menu_item): to a post or page, a category or a URL."""
+
+    source_id = models.BigIntegerField(null=True, blank=True, unique=True, help_text=_("The WordPress menu item ID."))
+    menu = models.SlugField(max_length=200, allow_unicode=True, help_text=_("The menu's slug, e.g. 'primary'."))
+    title = models.CharField(max_length=500, blank=True, help_text=_("Empty: the title of what it links to."))
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, null=True, blank=True, related_name="menu_items")
+    url = models.CharField(
+        max_length=2000, blank=True, validators=[validate_menu_url], help_text=_("For links to anything else.")
+    )
+    parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="children")
+    order = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["menu", "order", "pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        if self.title:
+            return self.title
+        if self.post_id:
+            return self.post.title
+        if self.category_id:
+            return self.category.name
+        return self.url
+
+    @property
+    def href(self) -> str:
+        if self.post_id:
+            return self.post.permalink
+        if self.category_id:
+            return self.category.get_absolute_url()
+        return self.url
+
         self._loaded_parent_id = self.parent_id

@@ -31,7 +31,7 @@ import unicodedata
 from urllib.parse import quote, unquote, urlencode
 
 from django.core.files.storage import default_storage
-from django.db.models import F, IntegerField, Q, Value
+from django.db.models import DateField, DateTimeField, F, IntegerField, Q, Value
 from django.http import Http404, HttpResponsePermanentRedirect, QueryDict
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -39,7 +39,7 @@ from django.utils.encoding import iri_to_uri
 from taggit.models import Tag
 
 from blog.frontmatter import make_slug, parse_id
-from blog.models import Author, Category, Post, Redirect, RemoteImage, path_key
+from blog.models import Attachment, Author, Category, Post, Redirect, RemoteImage, path_key
 
 # The name of the site's catch-all URL pattern (permalinks and old addresses).
 POST_URL_NAME = "post"
@@ -54,7 +54,7 @@ _DATED_SLUG = re.compile(r"^/(?P<year>[0-9]{4})/(?P<month>[0-9]{2})/(?:(?P<day>[
 _BARE_SLUG = re.compile(r"^/(?P<slug>[^/]+)/?$")
 
 # Marks which column of a found row matched; lower wins.
-_PERMALINK, _REDIRECT, _GUID, _BLOGGER, _GUESS = range(5)
+_PERMALINK, _REDIRECT, _GUID, _BLOGGER, _GUESS, _ATTACHMENT = range(6)
 
 
 def spellings(path: str) -> list[str]:
@@ -121,6 +121,11 @@ def wordpress_query_target(params) -> str | None:
         if name in params:
             source_id = parse_id(params[name])
             return None if source_id is None else source_id_targets([source_id]).get(source_id)
+    if "attachment_id" in params:
+        # A WordPress media item's address: its file (Kabar's cached copy once there is one).
+        source_id = parse_id(params["attachment_id"])
+        attachment = Attachment.objects.filter(source_id=source_id).first() if source_id is not None else None
+        return attachment.file_url() if attachment is not None else None
     if "s" in params:
         return "/search/?" + urlencode({"q": params["s"]})
     if "feed" in params:
@@ -304,10 +309,30 @@ def _post_target(forms: list[str]) -> str | None:
         )
         .values_list(*columns, "via")
     )
+    # An attachment's own page (WXR <link>): its file, found in the same query.
+    attachments = (
+        Attachment.objects.filter(link_path__in=old_paths)
+        .order_by()
+        .annotate(
+            permalink=F("url"),
+            permalink_key=Value(""),
+            guid_path=Value(""),
+            blogger_path=Value(""),
+            slug=Value(""),
+            local_date=Value(None, DateField()),
+            status=Value(Post.Status.PUBLISHED),
+            date=Value(None, DateTimeField()),
+            via=Value(_ATTACHMENT, IntegerField()),
+        )
+        .values_list(*columns, "via")
+    )
     found: dict[int, set[str]] = {}
     for permalink, permalink_key, guid_path, blogger_path, slug, local_date, status, date, via in posts.union(
-        redirects, all=True
+        redirects, attachments, all=True
     ):
+        if via == _ATTACHMENT:
+            found.setdefault(_ATTACHMENT, set()).add(permalink)
+            continue
         if status != Post.Status.PUBLISHED or date > now:
             continue
         if via == _REDIRECT:
@@ -320,7 +345,8 @@ def _post_target(forms: list[str]) -> str | None:
             found.setdefault(_GUESS, set()).add(permalink)
     for rank in sorted(found):
         if len(found[rank]) == 1:
-            return found[rank].pop()
+            target = found[rank].pop()
+            return Attachment(url=target).file_url() if rank == _ATTACHMENT else target
         if rank == _GUESS:
             return None  # several posts could be meant: never send a reader to the wrong one
     return None

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from blog.models import Post
 
-RENDERED_FIELDS = ["body_html", "toc", "summary", "word_count", "reading_time", "internal_links"]
+RENDERED_FIELDS = ["body_html", "image_url", "toc", "summary", "word_count", "reading_time", "internal_links"]
 
 
 @dataclass

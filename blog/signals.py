@@ -4,9 +4,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from taggit.models import Tag, TaggedItem
 
 from blog.caching import content_changed
-from blog.models import Author, Category, Comment, Post, Redirect
+from blog.models import Attachment, Author, Category, Comment, MenuItem, Post, Redirect
 
-CONTENT_MODELS = (Post, Category, Author, Redirect, Tag, TaggedItem)
+CONTENT_MODELS = (Post, Category, Author, Redirect, Tag, TaggedItem, MenuItem, Attachment)
 
 
 def content_saved_or_deleted(sender, **kwargs) -> None:

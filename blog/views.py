@@ -124,6 +124,10 @@ class HomeView(PublishedPostsMixin, ArchiveIndexView):
     date_list_period = "year"
     template_name = "blog/post_archive.html"
 
+    def get_queryset(self):
+        # Sticky posts first, as WordPress's front page had them; then the newest.
+        return super().get_queryset().order_by("-sticky", "-date", "-pk")
+
     def get_date_list(self, queryset, date_type=None, ordering="DESC"):
         years = {}
         for entry in archive_months(self.request):
@@ -359,7 +363,7 @@ class PostView(DetailView):
         context["comments_open"] = comment_service.comments_open(post)
         context["comment_form_url"] = reverse("comment-form", args=[post.pk])
         context["comment_feed_url"] = post.permalink + ("feed/" if post.permalink.endswith("/") else "/feed/")
-        context["image_url"] = first_image_src(post.body_html)
+        context["image_url"] = post.image_url or first_image_src(post.body_html)
         context["og_type"] = "website" if post.is_page else "article"
         context["og_title"] = post.title
         context["meta_description"] = post.summary

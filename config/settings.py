@@ -47,6 +47,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 SITE_NAME = os.environ.get("SITE_NAME", "Kabar")
 SITE_DESCRIPTION = os.environ.get("SITE_DESCRIPTION", "A blog brought home.")
+# The imported navigation menu the site shows (its slug); empty: 'primary', 'main', 'header' or
+# 'menu-1' when one exists, else the menu with the most items; no menu: Home, Archives, Feed.
+SITE_MENU = os.environ.get("SITE_MENU", "")
 # More host names the old site answered at (besides those learnt from imported posts): links
 # to them inside posts are pointed at this site. Comma-separated, e.g. "oldblog.example,blog.example.org".
 OLD_SITE_HOSTS = env_list("OLD_SITE_HOSTS")

@@ -300,3 +300,53 @@ def test_flow_style_front_matter_is_written_back_in_block_style():
     source = parse(b"---\n{id: 3, title: Flow, tags: [a, b]}\n---\nbody\n")
     assert source.front_matter == {"id": 3, "title": "Flow", "tags": ["a", "b"]}
     assert serialise(source) == b"---\nid: 3\ntitle: Flow\ntags:\n    - a\n    - b\n---\nbody\n"
+
+
+def test_fast_key_writer_gives_exactly_what_the_yaml_dumper_gives():
+    """dump_key's fast path (the common shapes) must write what PyYAML's dumper writes, character for character."""
+    import random
+
+    import yaml
+
+    from blog import frontmatter as fm
+
+    def dumped(key, value, indent):
+        return yaml.dump(
+            {key: value},
+            Dumper=fm._Dumper,
+            allow_unicode=True,
+            default_flow_style=False,
+            sort_keys=False,
+            indent=indent,
+            width=float("inf"),
+        )
+
+    rng = random.Random(14)
+    letters = [*"abcXYZ019 -_:'\"#&*?!%@`,[]{}|<>=.~/\\\t\n", "é", "你", "🦊", "\u2028", "\x85", "\ufeff", "\xa0"]
+    words = [
+        *("true", "false", "yes", "no", "on", "off", "null", "~", "123", "1.5", "0x1f", "1e3", "2020-01-01"),
+        *(".inf", "-1", "+1", "...x", "---x", "=", "<<", "0o17", "1_000", "y", "Y", "NULL", "", " x", "x "),
+        *("a: b", "- a", "#x", "x #y", "'q'", '"d"', "C++", "Hiking in the Alps", "https://x.org/?p=1", "/a/b/"),
+    ]
+    keys = ["key", "my key", "123", "true", "é", "a:b", "x-y", "_k", "", "- k"]
+    checked = 0
+    for number in range(4000):
+        text = rng.choice(words) if rng.random() < 0.3 else "".join(rng.choices(letters, k=rng.randint(0, 8)))
+        value = rng.choice(
+            [
+                text,
+                number,
+                rng.random() < 0.5,
+                [text, rng.choice(words)],
+                {"login": text, "display_name": rng.choice(words)},
+                [{"id": number, "author": text, "content": rng.choice(words)}],
+            ]
+        )
+        key = rng.choice(keys)
+        for indent in (2, 4):
+            fast = fm._fast_dump_key(key, value, indent)
+            if fast is not None:
+                checked += 1
+                assert fast == dumped(key, value, indent), (key, value, indent)
+            assert fm.dump_key(key, value, indent=indent) == dumped(key, value, indent)
+    assert checked > 4000  # the fast path is the common one

@@ -20,11 +20,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from blog.caching import batched_changes
-from blog.images.discovery import find_images
+from blog.images.discovery import find_images, picture_key
 from blog.images.fetching import FetchError, FetchRefused, fetch
 from blog.images.processing import ImageRejected, process_image
 from blog.images.storing import delete_files, store_image
-from blog.models import ImageVariant, Post, RemoteImage
+from blog.models import Attachment, ImageVariant, Post, RemoteImage
 from blog.rerendering import rerender_posts
 
 logger = logging.getLogger(__name__)
@@ -82,12 +82,18 @@ def post_images(*, post: Post) -> list[str]:
     """Return the master URLs of the images `post` shows (rendered body, raw body, front matter)."""
     from blog import rendering
 
-    return find_images(
+    urls = find_images(
         html=rendering.render_post(post.body, variables=post.template_variables()).html,
         body=post.body,
         front_matter=post.front_matter,
         base_url=post.old_site_url,
     )
+    # A WordPress thumbnail (photo-300x200.jpg) of a known attachment: its original is cached too,
+    # and shown in its place.
+    originals = {picture_key(url) for url in urls} - set(urls)
+    if originals:
+        urls += list(Attachment.objects.filter(url__in=originals).values_list("url", flat=True))
+    return urls
 
 
 def discover(*, posts: Iterable[Post]) -> dict[int, list[str]]:

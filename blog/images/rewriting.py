@@ -16,6 +16,7 @@ from blog.images.discovery import (
     Tag,
     absolute_url,
     element_images,
+    picture_key,
     scan_html,
 )
 from blog.images.specs import FORMATS, WEBP
@@ -191,11 +192,21 @@ def rewrite_html(html: str, *, base_url: str = "") -> str:
     lowered = html.lower()
     if "<img" not in lowered and "<source" not in lowered:
         return html
-    # A master is always a URL the page names (discovery never guesses one), so the cached
-    # images among the named URLs are all rewriting can use. Most pages have none: a new
-    # import, images not fetched yet. Then the page is not parsed at all.
-    cached = load_cached_images(urls=_named_urls(html, base_url=base_url))
+    # A master is a URL the page names (discovery never guesses one) or, below, the original
+    # of a named WordPress thumbnail, so the cached images among those are all rewriting can
+    # use. Most pages have none: a new import, images not fetched yet. Then the page is not parsed.
+    named = _named_urls(html, base_url=base_url)
+    # That original (photo-300x200.jpg → photo.jpg) is only ever cached when it is known (an
+    # imported attachment, or named elsewhere): then it is shown instead of the thumbnail.
+    originals = [key for key in dict.fromkeys(picture_key(url) for url in named) if key not in named]
+    cached = load_cached_images(urls=named + originals)
     if not cached:
         return html
-    found = [(tag, element_images(tag, base_url=base_url)) for tag in scan_html(html)]
+    found = []
+    for tag in scan_html(html):
+        images = element_images(tag, base_url=base_url)
+        for url in images.masters:
+            if picture_key(url) in cached:
+                images.masters[url] = picture_key(url)
+        found.append((tag, images))
     return rewrite_with(html, found=found, cached=cached)

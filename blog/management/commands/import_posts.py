@@ -7,10 +7,18 @@ from blog.importing import FAILED, SKIPPED, import_paths
 
 
 class Command(BaseCommand):
-    help = "Import posts from files, folders or .zip archives in the WordPress/Jekyll export format."
+    help = (
+        "Import posts from files, folders or .zip archives in the WordPress/Jekyll export format, "
+        "and WordPress (WXR) and Blogger export files (.xml)."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH", help="A file, a folder (recursive) or a .zip archive.")
+        parser.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="A file, a folder (recursive), a .zip archive, or a WordPress/Blogger export (.xml).",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Read and check every file and report, but write nothing."
         )
