@@ -53,7 +53,7 @@ def create_posts(count: int) -> str:
     from django.contrib.contenttypes.models import ContentType
     from taggit.models import Tag, TaggedItem
 
-    from blog.models import Author, Category, Post
+    from blog.models import Author, Category, Post, path_key
     from blog.rendering import render_post
 
     body = sample_body()
@@ -75,6 +75,10 @@ def create_posts(count: int) -> str:
                 author=author,
                 guid=f"http://localhost/wordpress/?p={n + 1}",
                 permalink=f"/index.php/{date:%Y/%m/%d}/{slug}/",
+                # bulk_create skips save(): the columns it derives, for UTC dates
+                permalink_key=path_key(f"/index.php/{date:%Y/%m/%d}/{slug}/"),
+                date_offset=0,
+                local_date=date.date(),
                 body=body,
                 body_html=rendered.html,
                 summary=rendered.summary,

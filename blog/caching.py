@@ -51,6 +51,8 @@ MAX_KEYED_DIGITS = 9
 CACHEABLE_ATTR = "_kabar_page_cacheable"
 # Set on the request by the middleware: the content version it read, for the views to reuse.
 VERSION_ATTR = "_kabar_content_version"
+# Set on the request by `per_content_version`: what it returned, by name.
+PER_VERSION_ATTR = "_kabar_per_content_version"
 T = TypeVar("T")
 
 
@@ -172,6 +174,17 @@ def per_content_version(name: str, compute: Callable[[], T], *, request: HttpReq
     For what many pages show and every change may alter (the archive index): a request reads
     it from the cache instead of scanning every post.
     """
+    # A page may ask several times (the month archive: its count, its neighbours): once a request.
+    known = getattr(request, PER_VERSION_ATTR, None) if request is not None else None
+    if known is not None and name in known:
+        return known[name]
+    value = _per_content_version(name, compute, request)
+    if request is not None:
+        setattr(request, PER_VERSION_ATTR, {**(known or {}), name: value})
+    return value
+
+
+def _per_content_version(name: str, compute: Callable[[], T], request: HttpRequest | None) -> T:
     key = f"kabar:site:{name}"
     try:
         version = current_content_version(request)

@@ -275,13 +275,12 @@ class ShownComment:
         self.display_name = Comment.name_for_readers(self.author_name)
 
 
-_SHOWN_COLUMNS = ("pk", "parent_id", "source_id", "author_name", "author_url", "date", "body_html", "type")
+_SHOWN_COLUMNS = ("id", "parent", "source_id", "author_name", "author_url", "date", "body_html", "type")
 
 
 def shown_comments(post: Post) -> list[ShownComment]:
     """Return the approved comments, pingbacks and trackbacks of `post`, oldest first (one query)."""
-    rows = Comment.objects.approved().filter(post=post).order_by("date", "pk").values_list(*_SHOWN_COLUMNS)
-    return [ShownComment(*row) for row in rows]
+    return [ShownComment(*row) for row in Comment.shown_rows(post, _SHOWN_COLUMNS)]
 
 
 @dataclass

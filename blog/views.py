@@ -7,11 +7,10 @@ the permalink) and otherwise asks `blog.oldlinks.resolve_old_address` where an o
 the site lives now, answering with one permanent redirect there.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.db.models import Count, Q
 from django.db.models.functions import TruncMonth
 from django.http import Http404, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
@@ -44,8 +43,21 @@ from blog.oldlinks import (
     wordpress_query_target,
 )
 
-# Lists show titles and summaries: leave the heavy columns in the database.
-LIST_DEFERRED_FIELDS = ("body", "body_html", "toc", "front_matter", "source_format")
+# Lists show titles and summaries (blog/_post_list.html): fetch only the columns they show.
+LIST_FIELDS = (
+    "title",
+    "permalink",
+    "date",
+    "date_offset",  # the post's own time zone: lists show the date the author saw
+    "local_date",  # the date views' field: the day pages find their neighbours by it
+    "summary",
+    "image_url",
+    "reading_time",
+    "comment_count",
+    "author__name",
+    "author__slug",
+    "author__display_name",
+)
 
 
 class PublishedPostsMixin:
@@ -66,7 +78,7 @@ class PublishedPostsMixin:
     page_title = ""
 
     def get_queryset(self):
-        return Post.objects.published().posts().defer(*LIST_DEFERRED_FIELDS)
+        return Post.objects.published().posts().only(*LIST_FIELDS)
 
     def get(self, request, *args, **kwargs):
         try:
@@ -74,6 +86,9 @@ class PublishedPostsMixin:
         except OverflowError:
             # The date views step to the next day or month: past 9999-12-31 there is none.
             raise Http404(_("No such date.")) from None
+
+    def get_dated_queryset(self, **lookup):
+        return super().get_dated_queryset(**with_instant_bounds(lookup))
 
     def known_count(self) -> int | None:
         """Return how many posts the list has when the archive index knows it (None: count them)."""
@@ -88,8 +103,11 @@ class PublishedPostsMixin:
 
     def paginate_queryset(self, queryset, page_size):
         # Fetch relations for the page shown only: the date views also query the queryset for
-        # the previous and next month, which must not prefetch anything.
-        return super().paginate_queryset(queryset.with_list_relations(), page_size)
+        # the previous and next month, which must not fetch them.
+        paginator, page, posts, is_paginated = super().paginate_queryset(queryset.select_related("author"), page_size)
+        page.object_list = posts = list(posts)
+        Post.attach_categories(posts)
+        return paginator, page, posts, is_paginated
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -118,6 +136,21 @@ def archive_months(request=None) -> list[dict]:
         return list(months)
 
     return per_content_version("archive-months", compute, request=request)
+
+
+def with_instant_bounds(lookup: dict) -> dict:
+    """Return the date views' `local_date` range `lookup` with the matching bounds on `date` added.
+
+    A post's instant is less than a day from its local date: with these bounds the database
+    reads the month from the (status, date) index instead of walking it from the newest post.
+    """
+    since, until = lookup.get("local_date__gte"), lookup.get("local_date__lt")
+    if since is None or until is None:
+        return lookup
+    return lookup | {
+        "date__gt": datetime.combine(since, time.min, UTC) - timedelta(days=1),
+        "date__lt": datetime.combine(until, time.min, UTC) + timedelta(days=1),
+    }
 
 
 class HomeView(PublishedPostsMixin, ArchiveIndexView):
@@ -171,7 +204,7 @@ class MonthView(PublishedPostsMixin, MonthArchiveView):
     def get_dated_queryset(self, **lookup):
         if not self.known_count():
             raise Http404(_("No posts in this month."))
-        return self.get_queryset().filter(**lookup)  # published: nothing in the future
+        return self.get_queryset().filter(**with_instant_bounds(lookup))  # published: nothing in the future
 
     def get_date_list(self, queryset, date_type=None, ordering="ASC"):
         return []  # the month page lists no days
@@ -234,7 +267,7 @@ class SearchView(PublishedPostsMixin, ListView):
 
     def get_queryset(self):
         self.query = self.request.GET.get("q", "").strip()[:200]
-        return Post.objects.published().defer(*LIST_DEFERRED_FIELDS).search(self.query)
+        return Post.objects.published().only(*LIST_FIELDS).search(self.query)
 
     def get_context_data(self, **kwargs):
         title = _("Search results for “%s”") % self.query if self.query else _("Search")
@@ -311,7 +344,7 @@ class PostView(DetailView):
     def get(self, request, *args, **kwargs):
         path = request.path_info
         # path_info is decoded already: it is the key of every spelling of the permalink.
-        post = Post.objects.with_list_relations().prefetch_related("tags").filter(permalink_key=path).first()
+        post = Post.objects.select_related("author").filter(permalink_key=path).first()
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
@@ -340,23 +373,10 @@ class PostView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         post = self.object
-        context["categories"] = post.categories.all()
-        context["tags"] = post.tags.all()
+        context["categories"], context["tags"] = post.categories_and_tags()
         context["preview"] = not post.is_public
         if not post.is_page:
-            siblings = Post.objects.published().posts().only("title", "permalink", "date")
-            older = Q(date__lt=post.date) | Q(date=post.date, pk__lt=post.pk)
-            newer = Q(date__gt=post.date) | Q(date=post.date, pk__gt=post.pk)
-            # One query for both neighbours; the plain date bounds let the database walk the
-            # (status, date) index from this post instead of scanning every post.
-            previous = siblings.filter(older, date__lte=post.date).order_by("-date", "-pk")[:1]
-            following = siblings.filter(newer, date__gte=post.date).order_by("date", "pk")[:1]
-            if connection.features.supports_slicing_ordering_in_compound:
-                neighbours = list(previous.union(following, all=True))
-            else:  # SQLite: no LIMIT inside a UNION
-                neighbours = [*previous, *following]
-            context["previous_post"] = next((n for n in neighbours if (n.date, n.pk) < (post.date, post.pk)), None)
-            context["next_post"] = next((n for n in neighbours if (n.date, n.pk) > (post.date, post.pk)), None)
+            context["previous_post"], context["next_post"] = post.neighbours()
         context["thread"] = comment_service.build_thread(
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )
