@@ -339,4 +339,5 @@ def cache_public_page(view):
                 patch_cache_control(response, private=True)
         return response
 
+    wrapper.unrendered = view  # the view itself, for those who want its answer, not its page (check_links)
     return wrapper

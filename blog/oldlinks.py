@@ -120,11 +120,7 @@ def wordpress_query_target(params) -> str | None:
     for name in ("p", "page_id"):
         if name in params:
             source_id = parse_id(params[name])
-            if source_id is None:
-                return None
-            # Two blogs imported side by side (--scope-to-host) may share an id: then it names none.
-            found = list(Post.objects.published().filter(source_id=source_id).values_list("permalink", flat=True)[:2])
-            return found[0] if len(found) == 1 else None
+            return None if source_id is None else source_id_targets([source_id]).get(source_id)
     if "attachment_id" in params:
         # A WordPress media item's address: its file (Kabar's cached copy once there is one).
         source_id = parse_id(params["attachment_id"])
@@ -138,6 +134,27 @@ def wordpress_query_target(params) -> str | None:
     if re.fullmatch(r"[0-9]{4}(?:[0-9]{2}){0,2}", month):
         return "/" + "/".join(part for part in (month[:4], month[4:6], month[6:8]) if part) + "/"
     return ""
+
+
+def source_id_targets(source_ids) -> dict[int, str]:
+    """Return the permalink each WordPress id (`?p=`, `?page_id=`) names: one query for them all.
+
+    An id names the one published post that has it; two blogs imported side by side
+    (--scope-to-host) may share an id, and then it names none (left out of the result).
+    """
+    now = timezone.now()
+    found: dict[int, list[str]] = {}
+    # `published()` checked here, not in SQL: given `status`, SQLite walks the (status, date) index
+    # instead of the source_id one (as in `_post_target`).
+    rows = (
+        Post.objects.filter(source_id__in=set(source_ids))
+        .order_by()
+        .values_list("source_id", "permalink", "status", "date")
+    )
+    for source_id, permalink, status, date in rows:
+        if status == Post.Status.PUBLISHED and date <= now:
+            found.setdefault(source_id, []).append(permalink)
+    return {source_id: permalinks[0] for source_id, permalinks in found.items() if len(permalinks) == 1}
 
 
 def wordpress_slug(name: str) -> str:

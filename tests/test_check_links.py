@@ -282,3 +282,84 @@ def test_external_checks_respect_the_per_host_limit(make_post, settings):
     assert elapsed >= 4 * 0.2
     assert server.max_in_flight >= 2  # and the two slots were used at once
     assert threading.active_count() < 50
+
+
+def test_addresses_answered_in_bulk_are_answered_as_their_views_answer_them(
+    make_post, author, django_assert_num_queries
+):
+    from taggit.models import Tag
+
+    from blog.links.checking import SiteAnswers
+
+    linux = Category.objects.create(name="Linux", slug="linux")
+    Category.objects.create(name="Sin categoría", slug="sin-categoría")
+    day = datetime(2016, 3, 27, 12, tzinfo=UTC)
+    make_post(source_id=7, slug="hello", date=day, permalink="/hello/", categories=[linux], tags=["ten"])
+    make_post(source_id=8, slug="draft", date=day, permalink="/draft/", status=Post.Status.DRAFT)
+    make_post(source_id=9, slug="soon", permalink="/soon/", date=datetime(2999, 1, 1, tzinfo=UTC))
+    make_post(source_id=10, slug="about", permalink="/about/", layout="page", date=datetime(2016, 3, 28, tzinfo=UTC))
+    make_post(source_id=11, guid="http://a.example/?p=11", slug="a", permalink="/a/")
+    make_post(source_id=11, guid="http://b.example/?p=11", slug="b", permalink="/b/")
+    assert Tag.objects.filter(slug="ten").exists()
+    bulk_kinds = {
+        # ?p= and ?page_id=: a 301 to the one public post with the id, else 404
+        "/?p=7": (301, "/hello/"),
+        "/?page_id=10": (301, "/about/"),
+        "/?p=8": (404, ""),  # a draft
+        "/?p=9": (404, ""),  # not yet published
+        "/?p=11": (404, ""),  # two blogs' posts share it
+        "/?p=404": (404, ""),
+        # permalinks of public posts (the redirects' targets too)
+        "/hello/": (200, ""),
+        "/about/": (200, ""),
+        # a day with a post, and date feeds of any valid date
+        "/2016/03/27/": (200, ""),
+        "/2016/feed/": (200, ""),
+        "/2016/03/feed/atom/": (200, ""),
+        "/2016/03/28/feed/": (200, ""),
+        "/1999/01/01/feed/": (200, ""),
+        # feeds of a category (by its slug as a link spells it), a tag, an author
+        "/category/linux/feed/": (200, ""),
+        "/category/sin-categor%C3%ADa/feed/": (200, ""),
+        "/tag/ten/feed/atom/": (200, ""),
+        "/author/admin/feed/": (200, ""),
+    }
+    left_to_views = [
+        "/draft/",  # not public: PostView's own 404 (or a redirect it finds)
+        "/soon/",
+        "/2016/03/28/",  # a day with only a page: DayView's 404
+        "/2016/02/30/",  # no such date
+        "/2016/02/30/feed/",
+        "/2016/13/feed/",
+        "/category/nope/feed/",  # unknown slug: the feed's 404 or its redirect to WordPress's spelling
+        "/category/sin-categoria/feed/",
+        "/tag/nope/feed/",
+        "/?p=abc",
+        "/?p=7&m=1",
+        "/2016/03/",  # archive pages are asked of their views
+        "/category/linux/",
+    ]
+    bulk = SiteAnswers()
+    # One query per kind: ids, permalinks, days, categories, tags, authors.
+    with django_assert_num_queries(6):
+        bulk.prefetch([*bulk_kinds, *left_to_views])
+    assert bulk.answers == bulk_kinds
+    views = SiteAnswers()
+    assert {address: views.answer(address) for address in bulk_kinds} == bulk_kinds
+    # The views answer the rest otherwise than a bulk 200 would have (each rule's other side).
+    answered = {address: views.answer(address)[0] for address in left_to_views}
+    assert answered == {
+        "/draft/": 404,
+        "/soon/": 404,
+        "/2016/03/28/": 404,
+        "/2016/02/30/": 404,
+        "/2016/02/30/feed/": 404,
+        "/2016/13/feed/": 404,
+        "/category/nope/feed/": 404,
+        "/category/sin-categoria/feed/": 301,
+        "/tag/nope/feed/": 404,
+        "/?p=abc": 404,
+        "/?p=7&m=1": 301,
+        "/2016/03/": 200,
+        "/category/linux/": 200,
+    }

@@ -10,25 +10,33 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.test import RequestFactory
 from django.urls import Resolver404, resolve
-from taggit.models import TaggedItem
+from taggit.models import Tag, TaggedItem
 
+from blog.frontmatter import parse_id
 from blog.html_links import image_srcs, link_hrefs
 from blog.links.external import check_external
 from blog.links.hosts import host_of, strip_prefix
 from blog.links.rewriting import EXTERNAL, INTERNAL, classify, site_hosts
-from blog.models import Category, Post, RemoteImage, url_path
+from blog.models import Author, Category, Post, RemoteImage, path_key, url_path
 
 CHUNK = 500
-DAY_URL_NAMES = ("day", "day-feed", "day-feed-atom")
+# The date archives answered in bulk: a day's page, and every year, month and day feed.
+DATE_URL_NAMES = ("day", *(f"{span}-feed{atom}" for span in ("year", "month", "day") for atom in ("", "-atom")))
+# The subject feeds answered in bulk, and the model whose slug they need.
+SUBJECT_FEEDS = {
+    f"{kind}-feed{atom}": model
+    for kind, model in (("category", Category), ("tag", Tag), ("author", Author))
+    for atom in ("", "-atom")
+}
 IMAGE_STATES = ("cached", "remote", "failed", "missing")
 LINK_STATES = ("resolve", "rewritten", "broken")
 
@@ -120,7 +128,7 @@ class SiteAnswers:
         self.factory = RequestFactory(HTTP_HOST=host)
         self.secure = bool(base and base.scheme == "https") or settings.SECURE_SSL_REDIRECT
         # A signed-in reader without staff rights: sees what anyone sees, and goes past the page
-        # cache, so a page is looked up (every query its view makes) but its template is not rendered.
+        # cache: a page is looked up (every query its view makes); its template is not rendered.
         self.reader = User(username="kabar-link-check", is_active=True)
         self.answers: dict[str, tuple[int, str]] = {}
 
@@ -132,7 +140,9 @@ class SiteAnswers:
         request.user = self.reader
         try:
             match = resolve(request.path_info)
-            response = match.func(request, *match.args, **match.kwargs)
+            # The page cache's wrapper renders the template; its status is known before that.
+            view = getattr(match.func, "unrendered", match.func)
+            response = view(request, *match.args, **match.kwargs)
             result = (response.status_code, response.get("Location", ""))
         except (Http404, Resolver404):
             result = (404, "")
@@ -142,44 +152,80 @@ class SiteAnswers:
         return result
 
     def prefetch(self, addresses: Iterable[str]) -> None:
-        """Answer in bulk what a view answers by one lookup: post permalinks, day archives and their feeds.
+        """Answer in bulk, by the rule each view applies, what its view answers by one lookup.
 
-        Each address is resolved through the URL conf, and only a 200 is filled in, by the rule its
-        view applies (PostView: a public post has this permalink; DayView: a public post is listed
-        that day; DateFeed: any valid date). Everything else is asked of the view itself.
+        Each address is resolved through the URL conf like a request. Filled in here:
+
+        - `/?p=ID` and `/?page_id=ID` (HomeView): a 301 to the permalink of the one public post with
+          that id (`oldlinks.source_id_targets`, the resolver's own look-up), else a 404;
+        - a post permalink (PostView): 200 when a public post has it;
+        - a day archive (DayView): 200 when a public post is listed that day;
+        - a year, month or day feed (DateFeed): 200 for any valid date;
+        - a category, tag or author feed (SubjectFeed): 200 when one has the slug.
+
+        Everything else, and every 404 but the ids', is asked of the view itself.
         """
-        from blog.models import path_key
-        from blog.oldlinks import POST_URL_NAME
+        from blog.oldlinks import POST_URL_NAME, source_id_targets
+
+        addresses = [address for address in dict.fromkeys(addresses) if address not in self.answers]
+        by_id: dict[str, int] = {}
+        for address in addresses:
+            parts = urlsplit(address)
+            params = QueryDict(parts.query)
+            if parts.path == "/" and len(params) == 1 and len(params.getlist(name := next(iter(params)))) == 1:
+                source_id = parse_id(params[name]) if name in ("p", "page_id") else None
+                if source_id is not None:
+                    by_id[address] = source_id
+        ids = list(by_id.values())
+        targets: dict[int, str] = {}
+        for start in range(0, len(ids), CHUNK):
+            targets |= source_id_targets(ids[start : start + CHUNK])
+        for address, source_id in by_id.items():
+            self.answers[address] = (301, targets[source_id]) if source_id in targets else (404, "")
 
         permalinks: dict[str, str] = {}
         days: list[tuple[str, date, str]] = []
-        for address in addresses:
+        slugs: dict[type, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        for address in [*addresses, *targets.values()]:
             if address in self.answers or "?" in address:
                 continue
             try:
-                match = resolve(address)
+                match = resolve(unquote(address))
             except Resolver404:
                 continue
-            if match.url_name == POST_URL_NAME:
+            name = match.url_name
+            if name == POST_URL_NAME:
                 permalinks[path_key(address)] = address
-            elif match.url_name in DAY_URL_NAMES:
+            elif name in DATE_URL_NAMES:
+                kwargs = match.kwargs
                 try:
-                    day = date(int(match.kwargs["year"]), int(match.kwargs["month"]), int(match.kwargs["day"]))
+                    day = date(int(kwargs["year"]), int(kwargs.get("month") or 1), int(kwargs.get("day") or 1))
                 except ValueError:
                     continue
-                days.append((address, day, match.url_name))
+                days.append((address, day, name))
+            elif name in SUBJECT_FEEDS:
+                slugs[SUBJECT_FEEDS[name]][match.kwargs["slug"]].append(address)
         public = Post.objects.published()
-        for start in range(0, len(permalinks), CHUNK):
-            keys = list(permalinks)[start : start + CHUNK]
-            for key in public.filter(permalink_key__in=keys).values_list("permalink_key", flat=True):
+        keys = list(permalinks)
+        for start in range(0, len(keys), CHUNK):
+            for key in public.filter(permalink_key__in=keys[start : start + CHUNK]).values_list(
+                "permalink_key", flat=True
+            ):
                 self.answers[permalinks[key]] = (200, "")
         listed = set()
-        for start in range(0, len(days), CHUNK):
-            chunk = {day for _address, day, _name in days[start : start + CHUNK]}
+        day_pages = sorted({day for _address, day, name in days if name == "day"})
+        for start in range(0, len(day_pages), CHUNK):
+            chunk = day_pages[start : start + CHUNK]
             listed |= set(public.posts().filter(local_date__in=chunk).values_list("local_date", flat=True))
         for address, day, name in days:
             if name != "day" or day in listed:
                 self.answers[address] = (200, "")
+        for model, named in slugs.items():
+            wanted = list(named)
+            for start in range(0, len(wanted), CHUNK):
+                for slug in model.objects.filter(slug__in=wanted[start : start + CHUNK]).values_list("slug", flat=True):
+                    for address in named[slug]:
+                        self.answers[address] = (200, "")
 
     def problem(self, url: str) -> str:
         """Return why the site path `url` does not answer 200 or one 301 to 200 ('' when it does)."""
