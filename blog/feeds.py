@@ -1,7 +1,7 @@
 """RSS 2.0 and Atom feeds of the newest posts: the whole site, a category, a tag, an author."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -169,13 +169,13 @@ class DateFeed(PostFeed):
 
     def filter_items(self, queryset, scope: FeedScope):
         span = scope.subject
+        # Lookups, not an end date: the day after 9999-12-31 does not exist.
         if span.day:
-            end = span.start + timedelta(days=1)
-        elif span.month:
-            end = (span.start + timedelta(days=31)).replace(day=1)
-        else:
-            end = span.start.replace(year=span.start.year + 1)
-        return queryset.filter(local_date__gte=span.start, local_date__lt=end)
+            return queryset.filter(local_date=span.start)
+        lookup = {"local_date__year": span.start.year}
+        if span.month:
+            lookup["local_date__month"] = span.start.month
+        return queryset.filter(**lookup)
 
 
 @dataclass(frozen=True)
