@@ -50,6 +50,8 @@ _DATE = re.compile(
 # What one file's front matter may expand to (YAML aliases repeat what they point at): values
 # and bytes. The importer passes its settings; these are the defaults for pure use.
 MAX_NODES = 100_000
+# The longest slug a post keeps (its column's length): a longer permalink segment is no slug.
+MAX_SLUG = 255
 MAX_BYTES = 5 * 1024 * 1024
 _FILE_NAME = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<slug>.+)")
 # Symfony's YAML dumper (used by the exporter) single-quotes strings with these characters.
@@ -710,16 +712,19 @@ def make_slug(text: str) -> str:
     return slugify(text, allow_unicode=True)
 
 
-def _permalink_slug(permalink: str, file_slug: str) -> str | None:
-    """Return the decoded permalink segment the exporter's file name was made from, if any.
+def _permalink_slug(permalink: str) -> str:
+    """Return the slug a permalink ends with: its last non-empty segment, decoded ('' when unusable).
 
-    WordPress keeps non-ASCII slugs percent-encoded; the exporter names the file after them
-    with the '%' signs dropped, so '%e5%b0%91' in the permalink is 'e5b091' in the file name.
+    WordPress's old addresses name a post by that slug (`/YYYY/MM/DD/slug/`), whatever the
+    exporter's file was later renamed to. A segment of digits only is a post id or a page number
+    (`/%postname%/%post_id%/`), not a slug; a Jekyll-style `.html` ending is not part of it.
     """
-    for segment in permalink.split("/"):
-        if "%" in segment and segment.replace("%", "").lower() == file_slug.lower():
-            return unquote(segment)
-    return None
+    segments = [segment for segment in permalink.split("/") if segment]
+    if not segments:
+        return ""
+    segment = re.sub(r"\.html?$", "", unquote(segments[-1]), flags=re.IGNORECASE)
+    slug = make_slug(segment)
+    return "" if slug.isdigit() or len(slug) > MAX_SLUG else slug
 
 
 # A post's id lives in a 64-bit integer column (WordPress's own post IDs are unsigned 64-bit,
@@ -836,7 +841,7 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         slug = make_slug(str(fm["slug"]))
         take("slug", "slug")
 
-    permalink = ""
+    permalink = permalink_slug = ""
     value = fm.get("permalink")
     if "permalink" in fm:
         take("permalink", "permalink")
@@ -846,6 +851,8 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         if not value.startswith("/"):
             raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
         permalink = value
+        # The slug WordPress had is the permalink's; the file may have been renamed since.
+        permalink_slug = _permalink_slug(permalink)
     elif value not in (None, "") and not isinstance(value, str):
         raise FrontMatterError(f"permalink {value!r} is not a site path starting with '/'")
     else:
@@ -858,7 +865,7 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
                     break
 
     if not slug:
-        slug = make_slug(_permalink_slug(permalink, file_slug) or file_slug) or make_slug(title) or "post"
+        slug = permalink_slug or make_slug(file_slug) or make_slug(title) or "post"
     if not permalink:
         # The date as the file wrote it, in its own zone: a zone never moves a post to another day.
         permalink = f"/{slug}/" if layout == PAGE_LAYOUT else f"/{date:%Y/%m/%d}/{slug}/"

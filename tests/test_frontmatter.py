@@ -160,6 +160,41 @@ def test_permalink_is_kept_verbatim():
     assert fields.slug == "少年"  # the exporter's file name is the encoded slug without its '%' signs
 
 
+@pytest.mark.parametrize(
+    ("permalink", "path", "slug"),
+    [
+        # A copy of an export under another name: WordPress's slug is the permalink's.
+        (
+            "/void-linux-servizi/",
+            "nazionlinux__nazionlinux.github.io__2021-01-13-void-linux-servizi.md",
+            "void-linux-servizi",
+        ),
+        ("/2016/01/19/%E5%B0%91%E5%B9%B4/", "_posts/2016-01-19-renamed.md", "少年"),
+        ("/index.php/2022/10/29/Hello-World", "_posts/2022-10-29-x.md", "hello-world"),
+        ("/2010/05/hello-world.html", "_posts/2010-05-01-x.md", "hello-world"),
+        ("/about/team/", "team-page.md", "team"),
+        # No slug in the last segment (a post id, punctuation, too long): the file name's slug.
+        ("/segue-o-escrutinio-neste-blogue/39/", "_posts/2008-03-09-segue-o-escrutinio.md", "segue-o-escrutinio"),
+        ("/2020/01/02/%E2%80%A6/", "_posts/2020-01-02-ellipsis.md", "ellipsis"),
+        ("/", "_posts/2020-01-02-root.md", "root"),
+        (f"/{'x' * 256}/", "_posts/2020-01-02-long.md", "long"),
+    ],
+)
+def test_slug_is_the_permalinks_last_segment_else_the_file_names(permalink, path, slug):
+    fields = post(f"---\ndate: 2020-01-02\npermalink: {permalink}\n---\n", path=path)
+    assert (fields.slug, fields.permalink) == (slug, permalink)
+
+
+def test_a_slug_key_wins_over_the_permalink():
+    assert post("---\nslug: own\npermalink: /2020/01/02/other/\n---\n").slug == "own"
+
+
+def test_max_slug_is_the_posts_slug_column():
+    from blog.models import Post
+
+    assert Post._meta.get_field("slug").max_length == frontmatter.MAX_SLUG
+
+
 def test_exporter_draft_permalink_is_not_used_but_kept():
     fields = post("---\npermalink: /?p=42\n---\n", path="_drafts/2020-01-02-wip.md")
     assert fields.permalink == "/2020/01/02/wip/"

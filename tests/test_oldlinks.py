@@ -30,7 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "oldlinks"
 YOUTH = CORPUS / "hacperme__hacperme_blog__2016-01-19-e5b091e5b9b4efbc8ce88eabe8b4aae78ea9.md"
 SUITCASE = CORPUS / "hacperme__hacperme_blog__2016-03-27-xinglixiang_backdoor.md"
 VOID = CORPUS / "nazionlinux__nazionlinux.github.io__2021-01-13-void-linux-servizi.md"
-# The exporter named it 2021-01-13-void-linux-servizi.md: its slug comes from that name.
+# The name its exporter gave it (the corpus copy is named after its repository).
 VOID_AS_EXPORTED = "2021-01-13-void-linux-servizi.md"
 PATTERN = FIXTURES / "2011-01-28-name-that-pattern.md"
 BLOGGER = FIXTURES / "2012-03-05-hello-blogger.md"
@@ -250,6 +250,23 @@ def test_old_shapes_of_a_post_are_guessed(client, void):
     # Another day or month is another post on WordPress: no guess.
     assert client.get("/2021/01/14/void-linux-servizi/").status_code == 404
     assert client.get("/2011/02/name-that-pattern/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_renamed_export_file_is_guessed_by_its_permalinks_slug(client, tmp_path):
+    # The corpus copy's name is not the exporter's: the slug WordPress had is in the permalink.
+    imported(VOID)
+    post = Post.objects.get()
+    assert (post.slug, post.permalink) == ("void-linux-servizi", "/void-linux-servizi/")
+    for old in ("/2021/01/13/void-linux-servizi/", "/2021/01/void-linux-servizi/", "/index.php/void-linux-servizi"):
+        assert redirect_of(client, old) == "/void-linux-servizi/", old
+    assert client.get("/void-linux-servizi/").status_code == 200
+    # Importing it again changes nothing, and the export is still the file as it was.
+    result = imported(VOID)
+    assert (result.created, result.updated, result.unchanged) == (0, 0, 1)
+    call_command("export_posts", str(tmp_path / "out"), stdout=StringIO())
+    (exported,) = (tmp_path / "out").rglob("*.md")
+    assert exported.read_bytes() == VOID.read_bytes()
 
 
 @pytest.mark.django_db
