@@ -12,5 +12,16 @@ export DEBUG="${DEBUG:-1}"
 # A background worker drains the task queue (image caching) while the site runs.
 "$VENV/bin/python" manage.py run_worker --interval 2 &
 worker=$!
-trap 'kill "$worker" 2>/dev/null || true' EXIT INT TERM
-"$VENV/bin/python" manage.py runserver "${KABAR_ADDR:-127.0.0.1:8000}"
+# The server runs in the background too: bash runs a trap only once its foreground command has
+# ended, so a SIGTERM (a service manager, `kill`) would wait for a server that never ends.
+# Ctrl-C, SIGTERM or either process ending stops both and then this script.
+"$VENV/bin/python" manage.py runserver "${KABAR_ADDR:-127.0.0.1:8000}" &
+server=$!
+stop() {
+  kill -TERM "$server" "$worker" 2>/dev/null || true
+  wait "$server" "$worker" 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+wait -n "$server" "$worker"

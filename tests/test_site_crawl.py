@@ -11,9 +11,6 @@ import hashlib
 import io
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -23,12 +20,11 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 from xml.etree import ElementTree as ET
 
 import pytest
-import urllib3
 from PIL import Image
 
-from tests.conftest import CORPUS, FIXTURE_POSTS, REPO, SAMPLE_POSTS
+from tests.conftest import CORPUS, FIXTURE_POSTS, SAMPLE_POSTS
 from tests.images_server import LatencyServer
-from tests.processes import manage, manage_shell, site_env
+from tests.processes import Site, free_port, manage, manage_shell, site_env
 
 pytestmark = pytest.mark.browser
 
@@ -57,69 +53,6 @@ class OldSiteImages(dict):
         buffer = io.BytesIO()
         image.save(buffer, image_format)
         return buffer.getvalue(), content_type
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Site:
-    """The site started by scripts/serve.sh, and a plain HTTP client for it (no cookies, no redirects)."""
-
-    def __init__(self, env: dict, log_path):
-        self.env = env
-        self.base = f"http://{env['KABAR_ADDR']}"
-        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=60))
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        # A session of its own, so that stopping it stops the server, its autoreloader child and the worker.
-        self.process = subprocess.Popen(
-            ["bash", "scripts/serve.sh"],
-            cwd=REPO,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_until_ready(self, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "scripts/serve.sh stopped: " + self.log_text()
-            try:
-                if self.get("/healthz").status == 200:
-                    return
-            except urllib3.exceptions.HTTPError:
-                pass
-            time.sleep(0.5)
-        pytest.fail("the site did not answer /healthz in time: " + self.log_text())
-
-    def log_text(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text()[-3000:]
-
-    def get(self, path: str) -> urllib3.BaseHTTPResponse:
-        return self.http.request("GET", urljoin(self.base, path), redirect=False)
-
-    def text(self, path: str) -> str:
-        response = self.get(path)
-        assert response.status == 200, (path, response.status)
-        return response.data.decode()
-
-    def stop(self) -> None:
-        """Stop serve.sh's session as Ctrl-C would, then make sure none of its processes is left."""
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                continue
-            time.sleep(0.5)  # the worker and the server leave after serve.sh
-        self.log.close()
 
 
 @pytest.fixture
