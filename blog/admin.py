@@ -216,6 +216,11 @@ class PostAdminForm(forms.ModelForm):
         for name in self.VERBATIM_FIELDS:
             if name in self.fields:
                 self.fields[name].strip = False
+        if "author" in self.fields and self.instance.pk is None:
+            # A new post is the editor's own: their author is made from their account when the post
+            # is saved (PostAdmin.save_model), never when the form is only shown.
+            self.fields["author"].required = False
+            self.fields["author"].help_text = _("Leave empty to be the author yourself.")
         if "permalink" in self.fields:
             self.fields["permalink"].required = False
             self.fields["permalink"].help_text = _(
@@ -300,8 +305,12 @@ class PostAdmin(admin.ModelAdmin):
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
-        if "author" not in initial:  # a new post is the editor's own
-            initial["author"] = editor_author(request.user).pk
+        if "author" not in initial:
+            # A new post is the editor's own: their author when they have one (else the field stays
+            # empty and saving makes it; showing a form writes nothing).
+            author = Author.objects.filter(user=request.user).values_list("pk", flat=True).first()
+            if author is not None:
+                initial["author"] = author
         return initial
 
     @admin.display(description=_("date"), ordering="date")
@@ -315,6 +324,8 @@ class PostAdmin(admin.ModelAdmin):
         return obj.get_absolute_url()
 
     def save_model(self, request, obj, form, change):
+        if obj.author_id is None:  # left empty on a new post: the editor is its author
+            obj.author = editor_author(request.user)
         super().save_model(request, obj, form, change)
         # Queued, run by a worker after the commit: saving never waits for remote downloads.
         enqueue_image_caching(post_ids=[obj.pk])

@@ -367,6 +367,81 @@ def test_the_editor_author_is_linked_or_created_once(django_user_model):
     assert Author.objects.count() == 3
 
 
+@pytest.mark.django_db
+def test_the_add_page_writes_nothing_and_saving_makes_the_editor_the_author(client, django_user_model):
+    dewi = django_user_model.objects.create_superuser("dewi", "dewi@example.com", "x", first_name="Dewi")
+    client.force_login(dewi)
+    add = reverse("admin:blog_post_add")
+    page = client.get(add)
+    assert page.status_code == 200
+    assert page.context["adminform"].form["author"].value() is None  # no author row yet: none chosen
+    data = {
+        "title": "Catatan pertama",
+        "slug": "catatan-pertama",
+        "permalink": "",
+        "body": "Halo.",
+        "excerpt": "",
+        "status": "draft",
+        "date_0": "2024-02-03",
+        "date_1": "10:00:00",
+        "author": "",
+        "layout": "post",
+        "tags": "",
+        "comment_status": "open",
+        **_inline_data(client, add),
+    }
+    assert Author.objects.count() == 0  # showing the form (twice) wrote nothing
+
+    response = client.post(add, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    author = Author.objects.get()
+    assert (author.user, author.name, author.slug, author.display_name, author.email) == (
+        dewi,
+        "dewi",
+        "dewi",
+        "Dewi",
+        "dewi@example.com",
+    )
+    post = Post.objects.get()
+    assert post.author == author
+
+    # The next new post shows the editor's author; an existing post cannot lose its author.
+    assert client.get(add).context["adminform"].form["author"].value() == author.pk
+    assert Author.objects.count() == 1
+    change = reverse("admin:blog_post_change", args=[post.pk])
+    response = client.post(change, _change_form_data(client, post, author=""))
+    assert response.status_code == 200
+    assert "author" in response.context["adminform"].form.errors
+    assert Post.objects.get().author == author
+
+
+@pytest.mark.django_db
+def test_a_new_post_of_an_editor_named_like_an_imported_author_is_theirs(client, django_user_model):
+    imported = Author.objects.create(name="admin", slug="admin", display_name="Admin")
+    admin = django_user_model.objects.create_superuser("admin", "admin@example.com", "x")
+    client.force_login(admin)
+    add = reverse("admin:blog_post_add")
+    assert client.get(add).context["adminform"].form["author"].value() is None
+    assert Author.objects.get().user is None  # not linked by a GET
+    data = {
+        "title": "Hello",
+        "slug": "hello",
+        "permalink": "",
+        "body": "",
+        "excerpt": "",
+        "status": "draft",
+        "date_0": "2024-02-03",
+        "date_1": "10:00:00",
+        "layout": "post",
+        "tags": "",
+        "comment_status": "open",
+        **_inline_data(client, add),
+    }
+    assert client.post(add, data).status_code == 302
+    assert Post.objects.get().author == imported
+    assert Author.objects.get().user == admin
+
+
 def test_admin_is_branded_kabar(admin_client):
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert "<title>Your blog | Kabar admin</title>" in page
