@@ -712,6 +712,13 @@ def make_slug(text: str) -> str:
     return slugify(text, allow_unicode=True)
 
 
+def file_name_slug(path: str) -> str:
+    """Return the slug a post's file name gives: its name without Jekyll's `YYYY-MM-DD-` and suffix."""
+    stem = PurePosixPath(path).stem
+    name_match = _FILE_NAME.fullmatch(stem)
+    return name_match.group("slug") if name_match else stem
+
+
 def _permalink_slug(permalink: str) -> str:
     """Return the slug a permalink ends with: its last non-empty segment, decoded ('' when unusable).
 
@@ -756,9 +763,8 @@ def read_post(source: PostSource, *, path: str, tz: tzinfo | str, now: datetime 
         used.setdefault(column, []).extend(key for key in keys if key not in used.get(column, []))
 
     pure = PurePosixPath(path)
-    stem = pure.stem
-    name_match = _FILE_NAME.fullmatch(stem)
-    file_slug = name_match.group("slug") if name_match else stem
+    name_match = _FILE_NAME.fullmatch(pure.stem)
+    file_slug = file_name_slug(path)
     in_drafts = "_drafts" in pure.parts
 
     source_id = None

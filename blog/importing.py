@@ -150,6 +150,7 @@ class _Index:
         self.by_guid: dict[str, _Row] = {}
         self.by_permalink: dict[str, _Row] = {}
         self.by_slug: dict[str, list[_Row]] = {}
+        self.by_file_name: dict[str, list[_Row]] = {}
         # Whether any remote image is cached at all: when none is, a new post's HTML has
         # nothing to point at local files, and rendering skips the look-up.
         self.any_cached_images = True
@@ -171,6 +172,10 @@ class _Index:
         rows = self.by_slug.setdefault(row.slug, [])
         if row not in rows:
             rows.append(row)
+        if row.source_path:
+            rows = self.by_file_name.setdefault(_file_key(row.source_path), [])
+            if row not in rows:
+                rows.append(row)
 
     def remove(self, row: _Row) -> None:
         for mapping, key in (
@@ -183,9 +188,11 @@ class _Index:
             del self.by_permalink[row.permalink]
         if row in self.by_slug.get(row.slug, []):
             self.by_slug[row.slug].remove(row)
+        if row.source_path and row in self.by_file_name.get(_file_key(row.source_path), []):
+            self.by_file_name[_file_key(row.source_path)].remove(row)
 
     def find(self, fields: PostFields) -> _Row | None:
-        """Return the post a file is about: by id, then guid, then permalink, then slug."""
+        """Return the post a file is about: by id, then guid, then permalink, then file name, then slug."""
         host = site_host(fields.guid, fields.front_matter)
         found = self.by_id(fields.source_id, host)
         if found is not None:
@@ -194,9 +201,16 @@ class _Index:
         if self.scope_to_host:
             candidates = [row for row in candidates if row is None or row.source_host == host]
         if fields.source_id is None and not fields.guid:
-            same_slug = [row for row in self.by_slug.get(fields.slug, []) if row.source_id is None and not row.guid]
-            if len(same_slug) == 1:
-                candidates.append(same_slug[0])
+            # Nothing else names it: the one post imported from a file of its name (its permalink,
+            # and so its slug, may have changed since), else the one post of its slug.
+            for rows in (
+                self.by_file_name.get(_file_key(fields.file_slug), []),
+                [row for slug in _identity_slugs(fields) for row in self.by_slug.get(slug, [])],
+            ):
+                same = [row for row in rows if row.source_id is None and not row.guid]
+                if len(same) == 1:
+                    candidates.append(same[0])
+                    break
         for row in candidates:
             # A row with another WordPress id is another post, whatever else it shares.
             if row is not None and (row.source_id is None or row.source_id == fields.source_id):
@@ -221,6 +235,15 @@ class _Lookups:
         # Hashes of every imported file, read once: finding unchanged files costs no query per file
         # (source_hash has no index, and the body columns before it make a scan per batch slow).
         self.hashes = set(Post.objects.exclude(source_hash="").values_list("source_hash", flat=True))
+        # Posts without id or guid by the name of the file they came from, read once likewise:
+        # such a file names its post by its file name (source_path has no index either).
+        self.by_file_name: dict[str, list[int]] = {}
+        for pk, source_path in (
+            Post.objects.filter(source_id__isnull=True, guid="")
+            .exclude(source_path="")
+            .values_list("pk", "source_path")
+        ):
+            self.by_file_name.setdefault(_file_key(source_path), []).append(pk)
 
     def author(self, fields: PostFields) -> int | None:
         author = fields.author or frontmatter.AuthorFields(
@@ -801,7 +824,7 @@ def _write_parsed(
     """Write a parsed batch (or, in a dry run, find out what would happen) and report each file."""
     parsed, hashes = batch.parsed, batch.hashes
     if dry_run:
-        index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
+        index = _index_for([fields for _item, _source, fields in parsed], lookups=lookups)
         outcomes = [
             (item, *_import_one(item, source, fields, source_hash="", index=index, lookups=lookups, dry_run=True))
             for item, source, fields in parsed
@@ -830,7 +853,7 @@ def _write_batch(
     """Write a batch in one transaction; when any file breaks it, write the batch again file by file."""
     try:
         with transaction.atomic():
-            index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
+            index = _index_for([fields for _item, _source, fields in parsed], lookups=lookups)
             links = _Links(lookups.post_type)
             outcomes = []
             for item, source, fields in parsed:
@@ -844,7 +867,7 @@ def _write_batch(
         lookups.forget_new()
     outcomes = []
     with transaction.atomic():
-        index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
+        index = _index_for([fields for _item, _source, fields in parsed], lookups=lookups)
         for item, source, fields in parsed:
             try:
                 # A savepoint per file: a file is written whole or not at all.
@@ -856,11 +879,11 @@ def _write_batch(
                     links.flush()
             except DatabaseError as exc:
                 lookups.forget_new()
-                index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
+                index = _index_for([fields for _item, _source, fields in parsed], lookups=lookups)
                 outcome, reason = FAILED, f"could not be saved: {str(exc).strip().splitlines()[0]}"
             except Exception as exc:  # a bug must not stop the run; the file is rolled back and reported
                 lookups.forget_new()
-                index = _index_for([fields for _item, _source, fields in parsed], scope_to_host=lookups.scope_to_host)
+                index = _index_for([fields for _item, _source, fields in parsed], lookups=lookups)
                 outcome, reason = FAILED, f"could not be imported: {type(exc).__name__}: {exc}"
                 result.tracebacks.append((item.label, traceback.format_exc()))
             outcomes.append((item, outcome, reason))
@@ -888,16 +911,45 @@ class _Links:
         self.categories, self.tags = [], []
 
 
-def _index_for(fields_list: list[PostFields], *, scope_to_host: bool = False) -> _Index:
-    index = _Index(scope_to_host=scope_to_host)
+def _file_key(path: str) -> str:
+    """Return the key a post's file name is known by (of a path, or of a file name's slug)."""
+    return frontmatter.make_slug(frontmatter.file_name_slug(path))
+
+
+def _identity_slugs(fields: PostFields) -> list[str]:
+    """Return the slugs that name a file's post when nothing else does: its slug and its file name's.
+
+    The slug comes from the permalink when there is one; a post whose permalink changed is still
+    the one its file is named after.
+    """
+    return list(dict.fromkeys(slug for slug in (fields.slug, frontmatter.make_slug(fields.file_slug)) if slug))
+
+
+def _index_for(fields_list: list[PostFields], *, lookups: "_Lookups") -> _Index:
+    index = _Index(scope_to_host=lookups.scope_to_host)
     if not fields_list:
         return index
     source_ids = {fields.source_id for fields in fields_list if fields.source_id is not None}
     guids = {fields.guid for fields in fields_list if fields.guid}
     permalinks = {fields.permalink for fields in fields_list}
-    slugs = {fields.slug for fields in fields_list if fields.source_id is None and not fields.guid}
+    slugs = {
+        slug
+        for fields in fields_list
+        if fields.source_id is None and not fields.guid
+        for slug in _identity_slugs(fields)
+    }
+    same_file = {
+        pk
+        for fields in fields_list
+        if fields.source_id is None and not fields.guid
+        for pk in lookups.by_file_name.get(_file_key(fields.file_slug), [])
+    }
     rows = Post.objects.filter(
-        Q(source_id__in=source_ids) | Q(guid__in=guids) | Q(permalink__in=permalinks) | Q(slug__in=slugs)
+        Q(source_id__in=source_ids)
+        | Q(guid__in=guids)
+        | Q(permalink__in=permalinks)
+        | Q(slug__in=slugs)
+        | Q(pk__in=same_file)
     ).values_list("pk", "source_id", "guid", "permalink", "slug", "source_host", "source_path")
     for row in rows:
         index.add(_Row(*row))
@@ -956,6 +1008,8 @@ def _import_one(
         item.comments = upsert_comments(post=post, comments=fields.comments)
         item.warnings.extend(reason for _source_id, reason in item.comments.failures)
     _replace(index, row, _Row(post.pk, fields.source_id, fields.guid, fields.permalink, fields.slug, host, item.label))
+    if row is None and fields.source_id is None and not fields.guid:
+        lookups.by_file_name.setdefault(_file_key(item.label), []).append(post.pk)
     if id_key is not None:
         lookups.claimed[id_key] = item.label
     return (UPDATED if row else CREATED), ""

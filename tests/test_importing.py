@@ -146,6 +146,20 @@ def test_identity_by_file_slug_when_nothing_else(tmp_path):
     assert (post.pk, post.permalink) == (pk, "/2021/05/05/moved/")
 
 
+def test_a_changed_permalink_without_id_or_guid_is_the_same_post_by_its_file_name(tmp_path):
+    # The slug comes from the permalink; the file the post is named after still finds it.
+    import_paths([write(tmp_path, "2020-01-01-moved.md", "---\ntitle: One\npermalink: /blog/moved/\n---\n")])
+    post = Post.objects.get()
+    assert post.slug == "moved"
+    result = import_paths([write(tmp_path, "2020-01-01-moved.md", "---\ntitle: One\npermalink: /blog/gone/\n---\n")])
+    assert (result.created, result.updated) == (0, 1)
+    assert Post.objects.values_list("pk", "slug", "permalink").get() == (post.pk, "gone", "/blog/gone/")
+    # Renamed again, it is still the file's post: by its file name's slug, not its new slug's.
+    result = import_paths([write(tmp_path, "2020-01-01-moved.md", "---\ntitle: One\npermalink: /blog/back/\n---\n")])
+    assert (result.created, result.updated) == (0, 1)
+    assert Post.objects.values_list("pk", "slug").get() == (post.pk, "back")
+
+
 def test_another_wordpress_id_is_another_post_even_with_the_same_guid(tmp_path):
     import_paths([write(tmp_path, "2020-01-01-a.md", "---\nid: 1\nguid: g\npermalink: /a/\n---\n")])
     result = import_paths([write(tmp_path, "2020-01-01-b.md", "---\nid: 2\nguid: g\npermalink: /b/\n---\n")])
