@@ -1,4 +1,8 @@
-"""A threaded HTTP server on 127.0.0.1 that serves given images after a fixed latency per request."""
+"""A threaded HTTP server on 127.0.0.1 that serves given images after a fixed latency per request.
+
+`max_in_flight` is the most requests it held at once, each counted from its arrival until its
+answer starts: within the time its client is waiting for it, so never more than the client had.
+"""
 
 import threading
 import time
@@ -28,18 +32,22 @@ class LatencyServer:
                 try:
                     time.sleep(server.latency)
                     found = server.images.get(self.path)
-                    if found is None:
-                        self.send_error(404)
-                        return
-                    content, content_type = found
-                    self.send_response(200)
-                    self.send_header("Content-Type", content_type)
-                    self.send_header("Content-Length", str(len(content)))
-                    self.end_headers()
-                    self.wfile.write(content)
                 finally:
+                    # Counted out before the answer is sent: once the client has it, it may send its
+                    # next request at once, and under load that one could arrive before this thread
+                    # ran again, counting one request too many. A request is thus counted only while
+                    # its client is surely waiting for it.
                     with server._lock:
                         server.in_flight -= 1
+                if found is None:
+                    self.send_error(404)
+                    return
+                content, content_type = found
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
 
             def log_message(self, format, *args):
                 pass

@@ -585,6 +585,10 @@ def test_a_storage_failure_halfway_removes_the_files_already_written(httpserver,
 def test_many_images_in_parallel_respect_the_per_host_limit(make_post, settings):
     from tests.images_server import LatencyServer
 
+    # No read timeout on a loaded machine: a request given up stays counted by the server until
+    # its thread runs again, while the fetcher, within its limit, already asks again.
+    settings.IMAGE_CACHE_READ_TIMEOUT = 10.0
+    settings.IMAGE_CACHE_TOTAL_TIMEOUT = 30.0
     images = {f"/img/{n}.png": (image_bytes("PNG", (64, 48 + n)), "image/png") for n in range(12)}
     with LatencyServer(images, latency=0.1) as server:
         post_with(make_post, *server.urls)
@@ -593,8 +597,37 @@ def test_many_images_in_parallel_respect_the_per_host_limit(make_post, settings)
         elapsed = time.monotonic() - started
 
     assert len(result.cached) == 12
+    assert server.requests == 12  # each image asked for once
     assert server.max_in_flight == 3
     assert elapsed < 12 * 0.1  # in parallel, not one after another
+
+
+def test_the_test_servers_count_is_what_its_clients_had_in_flight():
+    # The count the per-host test relies on. A request whose answer is on its way is counted out:
+    # its client may ask again as soon as it has read it, and that next request must not find it
+    # still counted (under load it did: 4 in flight for a limit of 3).
+    import threading
+    import urllib.request
+
+    from tests.images_server import LatencyServer
+
+    big = b"x" * (64 * 1024 * 1024)  # more than the sockets buffer: the server is still sending
+    with LatencyServer({"/big.png": (big, "image/png"), "/a.png": (b"x", "image/png")}, latency=0) as server:
+        with urllib.request.urlopen(server.urls[0]) as answer:  # the status line and headers read
+            assert server.in_flight == 0
+            assert len(answer.read()) == len(big)
+        for _ in range(300):  # one request at a time is one in flight
+            with urllib.request.urlopen(server.urls[1]) as answer:
+                answer.read()
+    assert (server.requests, server.max_in_flight) == (301, 1)
+
+    with LatencyServer({"/a.png": (b"x", "image/png")}, latency=0.5) as server:
+        clients = [threading.Thread(target=lambda: urllib.request.urlopen(server.urls[0]).read()) for _ in range(4)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+    assert (server.requests, server.max_in_flight) == (4, 4)  # four waiting at once are four
 
 
 # --- discovery ------------------------------------------------------------------------------
