@@ -45,7 +45,7 @@ PEER_REQUIREMENTS = ["wagtail>=7,<9", "gunicorn", "psycopg[binary]", "redis"]
 sys.path.insert(0, str(REPO / "bench"))
 
 from import_bench import write_posts  # noqa: E402
-from site_bench import to_ms  # noqa: E402
+from site_bench import wrk  # noqa: E402
 
 # --- The Wagtail peer: a minimal site, written out at run time (never part of Kabar) --------
 
@@ -345,21 +345,6 @@ def delete_redis_keys(redis_url: str, *prefixes: str) -> None:
             client.delete(key)
 
 
-def wrk(url: str, *, seconds: int, connections: int) -> tuple[float, float, str]:
-    """Return requests/s, p99 ms and any errors wrk reports for `url`."""
-    output = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s", url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 30,
-    ).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])
-    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])
-    errors = "; ".join(re.findall(r"(Non-2xx or 3xx responses: \d+|Socket errors: .*)", output))
-    return rps, p99, errors
-
-
 def fetch(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -541,9 +526,8 @@ def main() -> None:
         figures: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for round_number in range(rounds):
             for page, label, server, path in runs:
-                rps, p99, errors = wrk(
-                    f"http://127.0.0.1:{ports[server]}{path}", seconds=seconds, connections=connections
-                )
+                result = wrk(f"http://127.0.0.1:{ports[server]}{path}", seconds=seconds, connections=connections)
+                rps, p99, errors = result.requests_per_second, result.p99_ms, result.errors
                 figures.setdefault((page, label), []).append((rps, p99))
                 if errors:
                     say(f"  round {round_number + 1}, {page}, {label}: {errors}")

@@ -20,17 +20,26 @@ overwrites the old page instead of adding one, and query parameters the views do
 import functools
 import hashlib
 import logging
+import os
+import pickle
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TypeVar
 
+import redis
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.handlers.exception import response_for_exception
+from django.core.handlers.wsgi import WSGIRequest
+from django.core.signals import setting_changed
 from django.db import connection, transaction
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, set_response_etag
 from django.utils.http import http_date
@@ -107,6 +116,9 @@ def bump_content_version() -> ContentVersion:
     stamp = max(time.time(), old.stamp + 0.001 if isinstance(old, ContentVersion) else 0.0)
     version = ContentVersion(stamp=stamp, next_publish=_next_publish())
     _cache().set(VERSION_KEY, version, None)
+    local = _local_copy()
+    if local is not None:  # at once for this process; the others hear it from Redis
+        local.forget()
     return version
 
 
@@ -165,7 +177,16 @@ def _version_in_force(stored) -> ContentVersion:
 def current_content_version(request: HttpRequest | None = None) -> ContentVersion:
     """Return the content version in force, bumping it when a scheduled post has come due."""
     version = getattr(request, VERSION_ATTR, None)  # read already by the middleware
-    return version if version is not None else _version_in_force(_cache().get(VERSION_KEY))
+    if version is not None:
+        return version
+    local = _local_copy()
+    if local is None:
+        return _version_in_force(_cache().get(VERSION_KEY))
+    generation, version, _ = local.get(VERSION_KEY)
+    if version is None:
+        version = _version_in_force(_cache().get(VERSION_KEY))
+        local.remember(generation, version)
+    return version
 
 
 def per_content_version(name: str, compute: Callable[[], T], *, request: HttpRequest | None = None) -> T:
@@ -186,6 +207,11 @@ def per_content_version(name: str, compute: Callable[[], T], *, request: HttpReq
 
 def _per_content_version(name: str, compute: Callable[[], T], request: HttpRequest | None) -> T:
     key = f"kabar:site:{name}"
+    local = _local_copy()
+    if local is not None:
+        generation, _, held = local.get(key)
+        if held is not None:
+            return pickle.loads(held)  # a copy of its own for each request
     try:
         version = current_content_version(request)
         stored = _cache().get(key)
@@ -193,12 +219,15 @@ def _per_content_version(name: str, compute: Callable[[], T], request: HttpReque
         logger.warning("page cache: cannot read %s (%s)", key, exc)
         return compute()
     if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == version.stamp:
-        return stored[1]
-    value = compute()
-    try:
-        _cache().set(key, (version.stamp, value), None)
-    except Exception as exc:
-        logger.warning("page cache: cannot store %s (%s)", key, exc)
+        value = stored[1]
+    else:
+        value = compute()
+        try:
+            _cache().set(key, (version.stamp, value), None)
+        except Exception as exc:
+            logger.warning("page cache: cannot store %s (%s)", key, exc)
+    if local is not None:
+        local.remember(generation, version, key, pickle.dumps(value))
     return value
 
 
@@ -270,35 +299,261 @@ def _conditional(request: HttpRequest, response: HttpResponse, version: ContentV
     )
 
 
-class PageCacheMiddleware:
-    """Answer anonymous GET/HEAD requests for public pages from the page cache, with one cache read."""
+class _LocalCopy:
+    """This process's copy of the content version and of the pages last read at it (Redis only).
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.skipped_prefixes = tuple(
-            "/" + url.lstrip("/") for url in (settings.STATIC_URL, settings.MEDIA_URL) if url and "://" not in url
-        )
+    A hit then needs no round trip to Redis, and the copy stays exact: Redis tells this
+    process whenever the version key changes. The copy's own connection asks for Redis's
+    client-side-caching invalidations of that one key (`CLIENT TRACKING on REDIRECT <itself>
+    BCAST PREFIX <key>`, Redis 6 or later), and every request first reads what has arrived with
+    a poll that does not wait. Any write to the key from any process, its expiry or eviction,
+    FLUSHDB/FLUSHALL, or a lost connection empties the copy, and requests read Redis again
+    until it is refilled. Redis queues the message before it answers the writer, so a request
+    that starts after a change was made sees it. Pages are kept most recently used first,
+    within `PAGE_CACHE_LOCAL_BYTES`.
+    """
 
-    def __call__(self, request):
-        if _bypasses_cache(request) or request.path.startswith(self.skipped_prefixes):
-            return self.get_response(request)
-        address = _address(request)
-        if address is None:
-            return self.get_response(request)
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, cache, max_bytes: int):
+        self.server_url = cache._servers[0]
+        self.key = cache.make_and_validate_key(VERSION_KEY)
+        self.max_bytes = max_bytes
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.connection = None
+        self.retry_at = 0.0
+        self.version: ContentVersion | None = None
+        # Pages by their cache key, and the values of `per_content_version`, pickled.
+        self.entries: OrderedDict[str, CachedPage | bytes] = OrderedDict()
+        self.size = 0
+        self.generation = 0
+
+    def _forget(self) -> None:
+        self.version = None
+        self.entries.clear()
+        self.size = 0
+        self.generation += 1
+
+    def _connect(self) -> None:
+        # RESP2: the invalidations then come as pub/sub messages on this connection.
+        connection = redis.ConnectionPool.from_url(self.server_url, protocol=2, socket_timeout=5).make_connection()
         try:
-            found = _cache().get_many([VERSION_KEY, address.key])
-            version = _version_in_force(found.get(VERSION_KEY))
-        except Exception as exc:  # the cache is down: serve the page uncached rather than fail
-            logger.warning("page cache: cannot read the cache (%s); serving uncached", exc)
-            return self.get_response(request)
-        setattr(request, VERSION_ATTR, version)
-        page = found.get(address.key)
+            connection.connect()
+            connection.send_command("CLIENT", "ID")
+            own_id = connection.read_response()
+            connection.send_command("CLIENT", "TRACKING", "on", "REDIRECT", own_id, "BCAST", "PREFIX", self.key)
+            connection.read_response()
+            connection.send_command("SUBSCRIBE", "__redis__:invalidate")
+            connection.read_response()
+        except Exception as exc:
+            connection.disconnect()
+            self.retry_at = time.monotonic() + self.RETRY_SECONDS
+            logger.warning("page cache: no invalidations from Redis (%s); reading Redis on every request", exc)
+            return
+        self.connection = connection
+        self._forget()
+
+    def _poll(self) -> bool:
+        """Read the invalidations that have arrived (under the lock); return whether the copy holds."""
+        if self.pid != os.getpid():  # a forked child: the socket is the parent's
+            self.connection, self.pid = None, os.getpid()
+            self._forget()
+        if self.connection is None:
+            if time.monotonic() < self.retry_at:
+                return False
+            self._connect()
+            return self.connection is not None
+        try:
+            while self.connection.can_read(timeout=0):
+                self.connection.read_response()
+                self._forget()
+        except Exception as exc:
+            logger.warning("page cache: lost the invalidations connection to Redis (%s)", exc)
+            self.connection.disconnect()
+            self.connection = None
+            self._forget()
+            return False
+        return True
+
+    def get(self, key: str) -> tuple[int, ContentVersion | None, CachedPage | bytes | None]:
+        """Return the copy's generation, its version (None when unknown) and what it holds at `key`."""
+        with self.lock:
+            if not self._poll() or self.version is None or self.version.is_due:
+                return self.generation, None, None
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+            return self.generation, self.version, entry
+
+    def remember(
+        self, generation: int, version: ContentVersion, key: str = "", entry: CachedPage | bytes | None = None
+    ) -> None:
+        """Keep `version` (read from Redis) and `entry` (a page, or a pickled value) at `key`.
+
+        Unless the version key changed since `generation` was read: then what was read may be old.
+        """
+        with self.lock:
+            if not self._poll() or self.generation != generation or version.is_due:
+                return
+            if self.version is None or self.version.stamp != version.stamp:
+                self._forget()
+                self.version = version
+            if entry is None or key in self.entries:
+                return
+            self.entries[key] = entry
+            self.size += _entry_bytes(entry)
+            while self.size > self.max_bytes and self.entries:
+                _, dropped = self.entries.popitem(last=False)
+                self.size -= _entry_bytes(dropped)
+
+    def forget(self) -> None:
+        with self.lock:
+            self._forget()
+
+
+def _entry_bytes(entry: CachedPage | bytes) -> int:
+    return (len(entry.content) if isinstance(entry, CachedPage) else len(entry)) + 1024
+
+
+_local: _LocalCopy | None = None
+_local_built = False
+_local_lock = threading.Lock()
+
+
+def _local_copy() -> _LocalCopy | None:
+    """Return this process's local copy: only with a single Redis server as the page cache."""
+    global _local, _local_built
+    if not _local_built:
+        with _local_lock:
+            if not _local_built:
+                cache = _cache()
+                max_bytes = int(getattr(settings, "PAGE_CACHE_LOCAL_BYTES", 0))
+                single_redis = isinstance(cache, RedisCache) and len(cache._servers) == 1
+                _local = _LocalCopy(cache, max_bytes) if single_redis and max_bytes > 0 else None
+                _local_built = True
+    return _local
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting, **kwargs):
+    global _local, _local_built
+    if setting in {"CACHES", "PAGE_CACHE_ALIAS", "PAGE_CACHE_LOCAL_BYTES"}:
+        with _local_lock:
+            if _local is not None and _local.connection is not None:
+                _local.connection.disconnect()
+            _local, _local_built = None, False
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    address: _Address
+    version: ContentVersion
+    page: CachedPage | None  # the stored page, when it is current
+
+
+def _is_current(page, version: ContentVersion, address: _Address) -> bool:
+    return (
+        isinstance(page, CachedPage)
+        and page.stamp == version.stamp
+        and not (address.ignored_params and page.status != 200)  # a redirect keeps the query it was given
+    )
+
+
+def _skipped_prefixes() -> tuple[str, ...]:
+    return tuple("/" + url.lstrip("/") for url in (settings.STATIC_URL, settings.MEDIA_URL) if url and "://" not in url)
+
+
+def _lookup(request: HttpRequest) -> _Lookup | None:
+    """Return what the cache holds for the page `request` asks for; None when it is never cached.
+
+    One cache read: the content version and the page together. Raises when the cache is down.
+    """
+    if _bypasses_cache(request) or request.path.startswith(_skipped_prefixes()):
+        return None
+    address = _address(request)
+    if address is None:
+        return None
+    local = _local_copy()
+    if local is not None:
+        generation, version, page = local.get(address.key)
         if (
             isinstance(page, CachedPage)
             and page.stamp == version.stamp
             and not (address.ignored_params and page.status != 200)
         ):
-            return _conditional(request, _rebuild(page), version)
+            return _Lookup(address=address, version=version, page=page)
+    found = _cache().get_many([VERSION_KEY, address.key])
+    version = _version_in_force(found.get(VERSION_KEY))
+    page = found.get(address.key)
+    current = _is_current(page, version, address)
+    if local is not None:
+        local.remember(generation, version, address.key, page if current else None)
+    return _Lookup(address=address, version=version, page=page if current else None)
+
+
+# Where `PageCacheApp` leaves its look-up for the middleware, in the WSGI environ (request.META).
+LOOKUP_ENVIRON_KEY = "kabar.page_cache.lookup"
+_NOT_LOOKED_UP = object()
+
+
+class PageCacheApp:
+    """WSGI application: answer cache hits before Django's request handling, misses through it.
+
+    Wraps Django's WSGI application (`config/wsgi.py`), as WSGI middleware does. A hit costs the
+    request object, one cache read and the stored response written out: no middleware chain,
+    no URL resolution, no signals, which is most of what a hit cost inside Django. The rules
+    are those of `PageCacheMiddleware` (the same functions): anonymous GET/HEAD, ALLOWED_HOSTS,
+    the scheme and host in the key, conditional GET. Anything else, and any error (a
+    disallowed host, the cache down), goes to Django, which answers as it would without this;
+    a miss hands its look-up on to the middleware, so a request still reads the cache once.
+    """
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        try:
+            request = WSGIRequest(environ.copy())  # it rewrites PATH_INFO, which Django reads again
+            lookup = _lookup(request)
+        except Exception:
+            return self.application(environ, start_response)  # Django answers, and logs, as usual
+        if lookup is None or lookup.page is None:
+            environ[LOOKUP_ENVIRON_KEY] = lookup
+            return self.application(environ, start_response)
+        page = lookup.page
+        if page.status == 200 and ("HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ):
+            response = _conditional(request, _rebuild(page), lookup.version)
+            start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+            return [response.content]
+        start_response(f"{page.status} {HTTPStatus(page.status).phrase}", list(page.headers))
+        return [page.content]
+
+
+class PageCacheMiddleware:
+    """Answer anonymous GET/HEAD requests for public pages from the page cache, with one cache read.
+
+    Behind `PageCacheApp` it answers what the app did not (it stores the pages a miss renders);
+    alone (the test client, ASGI) it answers hits too.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        lookup = request.META.get(LOOKUP_ENVIRON_KEY, _NOT_LOOKED_UP)
+        if lookup is _NOT_LOOKED_UP:
+            try:
+                lookup = _lookup(request)
+            except Exception as exc:  # the cache is down: serve the page uncached rather than fail
+                logger.warning("page cache: cannot read the cache (%s); serving uncached", exc)
+                return self.get_response(request)
+        if lookup is None:
+            return self.get_response(request)
+        address, version = lookup.address, lookup.version
+        setattr(request, VERSION_ATTR, version)
+        if lookup.page is not None:
+            return _conditional(request, _rebuild(lookup.page), version)
 
         response = self.get_response(request)
         if not getattr(request, CACHEABLE_ATTR, False) or not _is_storable(response, address):

@@ -288,6 +288,9 @@ FEED_SIZE = int(os.environ.get("FEED_SIZE", "20"))
 # Seconds a rendered public page stays in the cache (0: no page cache). Any content change
 # makes every cached page stale at once, so this only frees the room of pages nobody asks for.
 PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", str(7 * 24 * 3600)))
+# With Redis, each process also keeps the pages it serves most in memory, up to this many bytes
+# (0: off), valid while Redis reports no change to the content version (blog/caching.py).
+PAGE_CACHE_LOCAL_BYTES = int(os.environ.get("PAGE_CACHE_LOCAL_BYTES", str(32 * 1024 * 1024)))
 # Remote image cache (blog/images/, docs/images.md). The fetcher refuses private, loopback,
 # link-local, multicast and reserved addresses unless one of these CIDR networks allows them.
 IMAGE_CACHE_ALLOWED_NETWORKS = env_list("IMAGE_CACHE_ALLOWED_NETWORKS")

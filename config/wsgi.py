@@ -1,10 +1,7 @@
-"""
-WSGI config for config project.
+"""WSGI entry point: `gunicorn config.wsgi` (config/gunicorn.conf.py) and runserver.
 
-It exposes the WSGI callable as a module-level variable named ``application``.
-
-For more information on this file, see
-https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/
+Django's application behind Kabar's page-cache shortcut, which answers cached public pages
+before Django's request handling (blog/caching.py, `PageCacheApp`).
 """
 
 import os
@@ -14,3 +11,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 application = get_wsgi_application()
+
+from blog.caching import PageCacheApp  # noqa: E402  (after Django is set up)
+
+application = PageCacheApp(application)

@@ -277,15 +277,20 @@ def test_an_import_makes_pages_stale_once_per_batch_not_per_post(tmp_path, clien
 
 
 class _Site:
-    """The embedded default (SQLite file, file cache) served by gunicorn with two worker processes."""
+    """The embedded default (SQLite file, file cache) served by gunicorn with two worker processes.
 
-    def __init__(self, tmp_path):
+    `extra_env` changes it: REDIS_URL for the Redis cache.
+    """
+
+    def __init__(self, tmp_path, **extra_env):
         self.env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}} | {
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
             "CACHE_DIR": str(tmp_path / "cache"),
             "MEDIA_ROOT": str(tmp_path / "media"),
             "TASKS_BACKEND": "database",
+            "WEB_CONCURRENCY": "2",
+            **extra_env,
         }
         self.manage("migrate", "--noinput")
         self.manage("import_posts", str(SAMPLE_POSTS))
@@ -293,7 +298,7 @@ class _Site:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         gunicorn = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "config.wsgi"]
-        env = self.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": "2"}
+        env = self.env | {"GUNICORN_BIND": f"127.0.0.1:{self.port}"}
         self.server = subprocess.Popen(gunicorn, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while True:
@@ -402,3 +407,139 @@ def test_a_post_scheduled_from_another_process_appears_at_its_time(site):
     time.sleep(max(0.0, due - time.time()) + 0.1)
     assert all("Due shortly" in body for body in site.pages("/"))
     assert all("Soon." in body for body in site.pages("/due-shortly/"))
+
+
+# --- With Redis: each process answers hits from its own memory, and hears every change -------
+
+# A Redis database of this module's own: the test empties it.
+REDIS_SITE_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def redis_site(tmp_path):
+    import redis
+
+    client = redis.Redis.from_url(REDIS_SITE_URL)
+    client.flushdb()
+    # One worker process (4 threads): which process answers a request cannot be chosen, and the
+    # test must know that the one answering holds the page. Changes come from other processes.
+    running = _Site(tmp_path, REDIS_URL=REDIS_SITE_URL, CACHE_KEY_PREFIX="kabar-test", WEB_CONCURRENCY="1")
+    yield running, client
+    running.close()
+    client.flushdb()
+
+
+def _hidden_edit(site, title: str) -> None:
+    """Change the sample post's title in the database only: no signal, so no cache hears of it."""
+    site.python(f"from blog.models import Post; Post.objects.filter(permalink='{SAMPLE_URL}').update(title='{title}')")
+
+
+def _drop_redis_pages(client) -> None:
+    """Delete the pages Redis holds, keeping the content version: only process memory has them now."""
+    for key in client.scan_iter(match="kabar-test:*:kabar:site:page:*"):
+        client.delete(key)
+
+
+def _many(site, path: str) -> set[str]:
+    """Return the titles of 24 answers."""
+    titles = set()
+    for _ in range(24):
+        status, _, body = site.get(path)
+        assert status == 200, path
+        titles.add(body.split("<title>", 1)[1].split("</title>", 1)[0])
+    return titles
+
+
+def _invalidation_connections(client) -> list[dict]:
+    return [c for c in client.client_list(_type="pubsub") if c["db"] == "13" and "TRACKING" not in c.get("flags", "")]
+
+
+def test_with_redis_hits_come_from_process_memory_and_every_change_is_heard(redis_site):
+    site, client = redis_site
+    assert all(SAMPLE_TITLE in title for title in _many(site, SAMPLE_URL))
+
+    # Redis loses the page and the database changes behind the cache's back: the workers still
+    # answer the page they hold, so a hit reads neither Redis's copy nor the database.
+    _hidden_edit(site, "Edited behind the back")
+    _drop_redis_pages(client)
+    assert all(SAMPLE_TITLE in title for title in _many(site, SAMPLE_URL))
+
+    # A save in another process: Redis tells every worker at once.
+    site.python(
+        "from blog.models import Post\n"
+        f"post = Post.objects.get(permalink='{SAMPLE_URL}')\n"
+        "post.title = 'Saved elsewhere'\n"
+        "post.save()\n"
+    )
+    assert all("Saved elsewhere" in title for title in _many(site, SAMPLE_URL))
+
+    # FLUSHDB (an operator clearing the cache, say after restoring a backup) empties every copy.
+    _hidden_edit(site, "Restored from a backup")
+    client.flushdb()
+    assert all("Restored from a backup" in title for title in _many(site, SAMPLE_URL))
+
+    # Conditional GET and HEAD answer from memory as Django would.
+    status, headers, _ = site.get(SAMPLE_URL)
+    assert site.get(SAMPLE_URL, **{"If-None-Match": headers["ETag"]})[0] == 304
+    request = urllib.request.Request(f"http://127.0.0.1:{site.port}{SAMPLE_URL}", method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and response.read() == b""
+        assert response.headers["Content-Length"] == headers["Content-Length"]
+        assert response.headers["Content-Security-Policy"] == headers["Content-Security-Policy"]
+    # A host outside ALLOWED_HOSTS gets Django's 400, never a cached page.
+    assert site.get(SAMPLE_URL, Host="evil.example")[0] == 400
+    # An editor (a session cookie) is never answered from memory.
+    status, headers, _ = site.get(SAMPLE_URL, Cookie="sessionid=x")
+    assert status == 200 and "private" in headers["Cache-Control"]
+
+
+def test_with_redis_a_lost_invalidation_connection_falls_back_to_redis_then_reconnects(redis_site):
+    site, client = redis_site
+    assert all(SAMPLE_TITLE in title for title in _many(site, SAMPLE_URL))
+    connections = _invalidation_connections(client)
+    assert len(connections) == 1  # one per worker process
+
+    for connection in connections:
+        client.client_kill_filter(_id=connection["id"])
+    _hidden_edit(site, "Edited behind the back")
+    _drop_redis_pages(client)
+    # Without its connection a worker cannot know its copy is current: it reads Redis (no page
+    # there now), so the page is rendered from the database.
+    assert all("Edited behind the back" in title for title in _many(site, SAMPLE_URL))
+
+    time.sleep(1.2)  # the workers try again after a second
+    _many(site, SAMPLE_URL)
+    assert len(_invalidation_connections(client)) == 1
+    _hidden_edit(site, "Edited again")
+    _drop_redis_pages(client)
+    assert all("Edited behind the back" in title for title in _many(site, SAMPLE_URL))  # from memory again
+
+
+@pytest.mark.django_db
+def test_process_memory_holds_at_most_page_cache_local_bytes(client, make_post, settings):
+    from blog import caching
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_SITE_URL,
+            "KEY_PREFIX": "kabar-test-bytes",
+        }
+    }
+    settings.PAGE_CACHE_LOCAL_BYTES = 1024 * 1024
+    posts = [make_post(title=f"Long {n}", body="word " * 60_000) for n in range(5)]  # pages of 300 KB
+    try:
+        for post in posts:
+            for _ in range(2):  # the first request renders the page, the second reads it from Redis
+                assert client.get(post.permalink).status_code == 200
+        copy = caching._local_copy()
+        assert copy is not None and copy.version is not None
+        assert 0 < copy.size <= settings.PAGE_CACHE_LOCAL_BYTES
+        assert 1 < len(copy.entries) < len(posts)
+
+        settings.PAGE_CACHE_LOCAL_BYTES = 0
+        assert caching._local_copy() is None  # off: every request reads Redis
+    finally:
+        from django.core.cache import cache
+
+        cache.clear()
