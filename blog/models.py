@@ -387,6 +387,32 @@ class Post(models.Model):
     def get_absolute_url(self) -> str:
         return self.permalink
 
+    @classmethod
+    def at_permalink_key(cls, key: str) -> "Post | None":
+        """Return the post or page whose decoded permalink is `key`, with its author, in one query.
+
+        What `Post.objects.select_related("author").filter(permalink_key=key).first()` returns,
+        written in plain SQL from the models' fields (the same columns, the same converters):
+        the post page's first query, which the ORM took 0.9 ms of CPU to build and read.
+        """
+        post_fields, author_fields = cls._meta.concrete_fields, Author._meta.concrete_fields
+        columns = ", ".join(
+            [f"post.{connection.ops.quote_name(field.column)}" for field in post_fields]
+            + [f"author.{connection.ops.quote_name(field.column)}" for field in author_fields]
+        )
+        rows = _fetch_rows(
+            f"""SELECT {columns} FROM {_table(Post)} post JOIN {_table(Author)} author ON author.id = post.author_id
+                 WHERE post.permalink_key = %s ORDER BY post.id LIMIT 1""",
+            [key],
+        )
+        if not rows:
+            return None
+        row = _converted(rows, [*post_fields, *author_fields])[0]
+        post = cls.from_db(connection.alias, [field.attname for field in post_fields], row[: len(post_fields)])
+        author = Author.from_db(connection.alias, [field.attname for field in author_fields], row[len(post_fields) :])
+        cls._meta.get_field("author").set_cached_value(post, author)
+        return post
+
     @staticmethod
     def attach_categories(posts: list["Post"]) -> None:
         """Set `category_list` on each of `posts`: its categories by name, all fetched in one query."""
@@ -405,52 +431,52 @@ class Post(models.Model):
         for post in posts:
             post.category_list = found[post.pk]
 
-    def categories_and_tags(self) -> tuple[list[Category], list[Tag]]:
-        """Return the post's categories and its tags, each by name, in one query."""
+    def page_relations(
+        self, *, neighbours: bool = True
+    ) -> tuple[list[Category], list[Tag], "Post | None", "Post | None"]:
+        """Return what the post's page shows around it, in one query.
+
+        Its categories and its tags, each by name; and (`neighbours`) the published posts just
+        before and just after it, by date then id, which carry their id, title and permalink
+        only. The plain date bounds let the database walk the (status, date) index from this
+        post instead of scanning every post.
+        """
         from django.contrib.contenttypes.models import ContentType
 
-        rows = _fetch_rows(
-            f"""SELECT 0, category.id, category.name, category.slug
-                  FROM {_table(Category)} category JOIN {_table(Post.categories.through)} link
-                    ON link.category_id = category.id
-                 WHERE link.post_id = %s
-                UNION ALL
-                SELECT 1, tag.id, tag.name, tag.slug
-                  FROM {_table(Tag)} tag JOIN {_table(TaggedItem)} item ON item.tag_id = tag.id
-                 WHERE item.content_type_id = %s AND item.object_id = %s
-                 ORDER BY 1, 3, 2""",
-            [self.pk, ContentType.objects.get_for_model(Post).pk, self.pk],
-        )
-        found = ([], [])
-        for kind, pk, name, slug in rows:
-            found[kind].append((Category if kind == 0 else Tag)(pk=pk, name=name, slug=slug))
-        return found
-
-    def neighbours(self) -> tuple["Post | None", "Post | None"]:
-        """Return the published posts just before and just after this one (by date, then id), in one query.
-
-        The plain date bounds let the database walk the (status, date) index from this post
-        instead of scanning every post. The posts carry their id, title and permalink only.
-        """
-        published = 'status = %s AND layout = %s AND "date" <= %s'
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        date = connection.ops.adapt_datetimefield_value(self.date)
-        rows = _fetch_rows(
-            f"""SELECT * FROM (
-                    SELECT 0 AS side, id, title, permalink FROM {_table(Post)}
-                     WHERE {published} AND "date" <= %s AND ("date" < %s OR ("date" = %s AND id < %s))
-                     ORDER BY "date" DESC, id DESC LIMIT 1) AS previous_post
-                UNION ALL
-                SELECT * FROM (
-                    SELECT 1 AS side, id, title, permalink FROM {_table(Post)}
-                     WHERE {published} AND "date" >= %s AND ("date" > %s OR ("date" = %s AND id > %s))
-                     ORDER BY "date", id LIMIT 1) AS next_post""",
-            [Post.Status.PUBLISHED.value, Post.POST_LAYOUT, now, date, date, date, self.pk] * 2,
-        )
-        found = [None, None]
-        for side, pk, title, permalink in rows:
-            found[side] = Post(pk=pk, title=title, permalink=permalink)
-        return found[0], found[1]
+        sql = f"""SELECT 0, category.id, category.name, category.slug
+                    FROM {_table(Category)} category JOIN {_table(Post.categories.through)} link
+                      ON link.category_id = category.id
+                   WHERE link.post_id = %s
+                  UNION ALL
+                  SELECT 1, tag.id, tag.name, tag.slug
+                    FROM {_table(Tag)} tag JOIN {_table(TaggedItem)} item ON item.tag_id = tag.id
+                   WHERE item.content_type_id = %s AND item.object_id = %s"""
+        params = [self.pk, ContentType.objects.get_for_model(Post).pk, self.pk]
+        if neighbours:
+            published = 'status = %s AND layout = %s AND "date" <= %s'
+            now = connection.ops.adapt_datetimefield_value(timezone.now())
+            date = connection.ops.adapt_datetimefield_value(self.date)
+            sql += f"""
+                  UNION ALL
+                  SELECT * FROM (
+                      SELECT 2, id, title, permalink FROM {_table(Post)}
+                       WHERE {published} AND "date" <= %s AND ("date" < %s OR ("date" = %s AND id < %s))
+                       ORDER BY "date" DESC, id DESC LIMIT 1) AS previous_post
+                  UNION ALL
+                  SELECT * FROM (
+                      SELECT 3, id, title, permalink FROM {_table(Post)}
+                       WHERE {published} AND "date" >= %s AND ("date" > %s OR ("date" = %s AND id > %s))
+                       ORDER BY "date", id LIMIT 1) AS next_post"""
+            params += [Post.Status.PUBLISHED.value, Post.POST_LAYOUT, now, date, date, date, self.pk] * 2
+        found: tuple[list, list, list, list] = ([], [], [], [])
+        for kind, pk, name, slug in _fetch_rows(sql + " ORDER BY 1, 3, 2", params):
+            if kind == 0:
+                found[0].append(Category(pk=pk, name=name, slug=slug))
+            elif kind == 1:
+                found[1].append(Tag(pk=pk, name=name, slug=slug))
+            else:
+                found[kind].append(Post(pk=pk, title=name, permalink=slug))
+        return found[0], found[1], next(iter(found[2]), None), next(iter(found[3]), None)
 
     @property
     def zone(self):
@@ -830,22 +856,7 @@ class Comment(models.Model):
                  WHERE post_id = %s AND status = %s ORDER BY "date", id""",
             [post.pk, Comment.Status.APPROVED.value],
         )
-        # What the ORM does to the values it reads (SQLite stores datetimes as text).
-        columns = [field.get_col(Comment._meta.db_table) for field in fields]
-        converters = [
-            (index, converter, column)
-            for index, column in enumerate(columns)
-            for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        ]
-        if not converters:
-            return rows
-        converted = []
-        for row in rows:
-            row = list(row)
-            for index, converter, column in converters:
-                row[index] = converter(row[index], column, connection)
-            converted.append(tuple(row))
-        return converted
+        return _converted(rows, fields)
 
     @classmethod
     def from_db(cls, db, field_names, values, *args, **kwargs):
@@ -993,3 +1004,22 @@ def _fetch_rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _converted(rows: list[tuple], fields: list) -> list[tuple]:
+    """Return `rows` of the columns of `fields` as the ORM reads them (SQLite keeps datetimes as text)."""
+    columns = [field.get_col(field.model._meta.db_table) for field in fields]
+    converters = [
+        (index, converter, column)
+        for index, column in enumerate(columns)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    ]
+    if not converters:
+        return rows
+    converted = []
+    for row in rows:
+        row = list(row)
+        for index, converter, column in converters:
+            row[index] = converter(row[index], column, connection)
+        converted.append(tuple(row))
+    return converted

@@ -347,7 +347,7 @@ class PostView(DetailView):
     def get(self, request, *args, **kwargs):
         path = request.path_info
         # path_info is decoded already: it is the key of every spelling of the permalink.
-        post = Post.objects.select_related("author").filter(permalink_key=path).first()
+        post = Post.at_permalink_key(path)
         if post is None:
             feed = post_comment_feed(request, path)
             if feed is not None:
@@ -376,10 +376,12 @@ class PostView(DetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         post = self.object
-        context["categories"], context["tags"] = post.categories_and_tags()
+        context["categories"], context["tags"], previous_post, next_post = post.page_relations(
+            neighbours=not post.is_page
+        )
         context["preview"] = not post.is_public
         if not post.is_page:
-            context["previous_post"], context["next_post"] = post.neighbours()
+            context["previous_post"], context["next_post"] = previous_post, next_post
         context["thread"] = comment_service.build_thread(
             comment_service.shown_comments(post), max_depth=settings.COMMENTS_THREAD_DEPTH
         )

@@ -140,3 +140,23 @@ def test_a_body_naming_no_variable_is_not_rendered_again_for_a_title_change(make
     post.body_html = "<p>kept as stored</p>"  # a re-render would overwrite this
     post.save()
     assert Post.objects.get(pk=post.pk).body_html == "<p>kept as stored</p>"
+
+
+def test_a_post_read_by_its_permalink_key_is_the_one_the_orm_reads(make_post, django_assert_num_queries):
+    post = make_post(
+        title="Ünïcode «title»",
+        permalink="/2016/01/19/少年莫贪玩/",
+        modified=timezone.now(),
+        front_matter={"title": "Ünïcode «title»", "tags": ["a", "b"], "extra": {"n": 1}},
+        blogger_author=["someone"],
+    )
+    expected = Post.objects.select_related("author").get(pk=post.pk)
+    with django_assert_num_queries(1):
+        found = Post.at_permalink_key(post.permalink_key)
+        assert found.author.name == expected.author.name  # read with the post
+    for field in Post._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+    for field in type(expected.author)._meta.concrete_fields:
+        assert getattr(found.author, field.attname) == getattr(expected.author, field.attname), field.name
+    assert found._rendered_from == expected._rendered_from  # a save renders again only when the body changed
+    assert Post.at_permalink_key("/2016/01/19/nothing/") is None

@@ -47,6 +47,10 @@ def test_database_url_media_root_and_redis_url_are_honoured(tmp_path):
     assert (values["db"]["NAME"], values["db"]["HOST"], values["db"]["PORT"]) == ("kabar_db", "db.internal", 6543)
     assert values["media"] == str(tmp_path)
     assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
+    # PostgreSQL binds the parameters, so psycopg prepares the queries a process repeats.
+    assert values["db"]["OPTIONS"]["server_side_binding"] is True
+    off = _settings_with(DATABASE_URL="postgres://kabar@db.internal/kabar_db", DB_SERVER_SIDE_BINDING="0")
+    assert json.loads(off.stdout)["db"]["OPTIONS"]["server_side_binding"] is False
 
 
 def test_debug_off_without_secret_key_refuses_to_start():
