@@ -8,7 +8,8 @@ very same rendered HTML into Wagtail: a `BlogPage` (title, date, summary, the bo
 DEBUG off, under gunicorn with the same settings (2 sync workers, no access log) on
 127.0.0.1, four servers in all: Kabar with its page cache and with it off
 (`PAGE_CACHE_SECONDS=0`), Wagtail as shipped and Wagtail with Django's cache middleware. A
-static file of the post page's size is served by WhiteNoise from the cached Kabar server.
+static file of the post page's size is served by WhiteNoise from the cached Kabar server, and
+the same bytes by a bare WSGI function under the same gunicorn settings (the server's ceiling).
 
 wrk drives each (server, page) pair for a bounded time at 32 connections; the pairs are
 interleaved over at least 3 rounds, and the script prints min/median/max requests/s per pair,
@@ -19,7 +20,7 @@ the median p99 latency, the ratios and the targets of issue 18, and last:
     .venv/bin/python bench/peer_bench.py [--quick] [--posts 5000] [--seconds 10] [--rounds 3]
         [--port 8600] [--database-url postgres://postgres@127.0.0.1:5432/] [--redis-url redis://127.0.0.1:6379/0]
 
-`--quick`: 1,000 posts and 5 s runs. Ports PORT..PORT+3 are used; the databases are
+`--quick`: 1,000 posts and 5 s runs. Ports PORT..PORT+4 are used; the databases are
 `<prefix>_kabar` and `<prefix>_wagtail` (dropped and created anew), the Redis keys carry the
 prefixes `peer-kabar` and `peer-wagtail` (deleted before the run).
 """
@@ -292,6 +293,18 @@ class Command(BaseCommand):
 }
 
 
+BARE_WSGI_APP = """
+from pathlib import Path
+
+BODY = (Path(__file__).parent / "kabar-static" / "bench-page.html").read_bytes()
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(BODY)))])
+    return [BODY]
+"""
+
+
 def say(message: str) -> None:
     print(message, flush=True)
 
@@ -382,7 +395,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, help="seconds of load per run, at most 20 (default 10; 5 with --quick)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, at least 3 (default 3)")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections, at most 64 (default 32)")
-    parser.add_argument("--port", type=int, default=8600, help="first of the four ports used (default 8600)")
+    parser.add_argument("--port", type=int, default=8600, help="first of the five ports used (default 8600)")
     parser.add_argument(
         "--database-url", default="postgres://postgres@127.0.0.1:5432/", help="PostgreSQL server (no database name)"
     )
@@ -472,7 +485,10 @@ def main() -> None:
             analyze(server_url, name)
 
         # --- Four servers ---------------------------------------------------------------------
-        ports = {name: args.port + n for n, name in enumerate(["kabar", "kabar-uncached", "wagtail", "wagtail-cached"])}
+        ports = {
+            name: args.port + n
+            for n, name in enumerate(["kabar", "kabar-uncached", "wagtail", "wagtail-cached", "bare-wsgi"])
+        }
         servers.append(
             start_gunicorn(
                 sys.executable,
@@ -502,9 +518,16 @@ def main() -> None:
         assert status == 200, f"Kabar answered {status} for {permalink}"
         # A static file as large as the post page, in place before WhiteNoise scans STATIC_ROOT.
         (work / "kabar-static" / "bench-page.html").write_bytes(body)
+        # The server's own ceiling: a WSGI function answering the same bytes, nothing else.
+        (work / "bare_wsgi.py").write_text(BARE_WSGI_APP, encoding="utf-8")
+        servers.append(start_gunicorn(sys.executable, "bare_wsgi:app", ports["bare-wsgi"], cwd=work, env=kabar_env))
+        wait_until_up(f"http://127.0.0.1:{ports['bare-wsgi']}/", servers[-1])
         servers.append(start_gunicorn(sys.executable, "config.wsgi", ports["kabar"], cwd=REPO, env=kabar_env))
         wait_until_up(f"http://127.0.0.1:{ports['kabar']}/", servers[-1])
-        runs = [("static", "static file (WhiteNoise)", "kabar", "/static/bench-page.html")]
+        runs = [
+            ("static", "static file (WhiteNoise)", "kabar", "/static/bench-page.html"),
+            ("static", "bare WSGI, same bytes", "bare-wsgi", "/"),
+        ]
         for page in ("post", "home", "archive"):
             runs += [
                 (page, "Kabar, page cache", "kabar", kabar_pages[page]),
@@ -563,7 +586,10 @@ def main() -> None:
                 say(f"  {name:<40} {value:5.2f}x (target ≥ {target}) {'met' if value >= target else 'MISSED'}")
             say(f"  {page + ': cached p99':<40} {p99:5.1f} ms (target < 50) {'met' if p99 < 50 else 'MISSED'}")
         ceiling = static / medians[("post", "Wagtail + cache middleware")]
-        say(f"  (the static file itself is {ceiling:.2f}x Wagtail's cached post page on this server)")
+        say(f"  (the static file itself is {ceiling:.2f}x Wagtail's cached post page on this server;")
+        bare = medians[("static", "bare WSGI, same bytes")]
+        cached_post = medians[("post", "Kabar, page cache")]
+        say(f"   Kabar's cached post page is {cached_post / bare:.2f}x a bare WSGI function's answer)")
         say(
             f"ratios: cached_vs_wagtail={ratio('post', 'Kabar, page cache', 'Wagtail + cache middleware'):.2f} "
             f"uncached_vs_wagtail={ratio('post', 'Kabar, no page cache', 'Wagtail as shipped'):.2f} "

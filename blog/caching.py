@@ -1,8 +1,12 @@
 """Whole-page caching of the public site, valid until the content version changes.
 
-`PageCacheMiddleware` (first in `MIDDLEWARE`) answers an anonymous GET/HEAD of a public page
-from the cache before URL resolution, with one cache read that fetches the content version
-and the stored page together. A page is stored with the version it was rendered at and every
+`PageCacheApp` (around Django's WSGI application, `config/wsgi.py`) answers an anonymous
+GET/HEAD of a public page from the cache before Django's request handling, and
+`PageCacheMiddleware` (first in `MIDDLEWARE`) stores what a miss renders (and answers hits
+itself where there is no WSGI, in the test client or under ASGI). A look-up is one cache read
+that fetches the content version and the stored page together; with Redis, each process also
+keeps a copy of both in memory that Redis's invalidation messages keep exact (`_LocalCopy`),
+so most hits read nothing at all. A page is stored with the version it was rendered at and every
 header the other middleware added (security headers, CSP), so a hit only compares two
 numbers. Saving or deleting content bumps the version (see `blog.signals`), so the next
 request renders afresh, in every process: the version lives in the configured cache, which
@@ -477,11 +481,7 @@ def _lookup(request: HttpRequest) -> _Lookup | None:
     local = _local_copy()
     if local is not None:
         generation, version, page = local.get(address.key)
-        if (
-            isinstance(page, CachedPage)
-            and page.stamp == version.stamp
-            and not (address.ignored_params and page.status != 200)
-        ):
+        if _is_current(page, version, address):
             return _Lookup(address=address, version=version, page=page)
     found = _cache().get_many([VERSION_KEY, address.key])
     version = _version_in_force(found.get(VERSION_KEY))
