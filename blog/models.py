@@ -468,15 +468,15 @@ class Post(models.Model):
                        WHERE {published} AND "date" >= %s AND ("date" > %s OR ("date" = %s AND id > %s))
                        ORDER BY "date", id LIMIT 1) AS next_post"""
             params += [Post.Status.PUBLISHED.value, Post.POST_LAYOUT, now, date, date, date, self.pk] * 2
-        found: tuple[list, list, list, list] = ([], [], [], [])
+        categories, tags, sides = [], [], {}
         for kind, pk, name, slug in _fetch_rows(sql + " ORDER BY 1, 3, 2", params):
             if kind == 0:
-                found[0].append(Category(pk=pk, name=name, slug=slug))
+                categories.append(Category(pk=pk, name=name, slug=slug))
             elif kind == 1:
-                found[1].append(Tag(pk=pk, name=name, slug=slug))
-            else:
-                found[kind].append(Post(pk=pk, title=name, permalink=slug))
-        return found[0], found[1], next(iter(found[2]), None), next(iter(found[3]), None)
+                tags.append(Tag(pk=pk, name=name, slug=slug))
+            else:  # 2: the previous post, 3: the next one
+                sides[kind] = Post(pk=pk, title=name, permalink=slug)
+        return categories, tags, sides.get(2), sides.get(3)
 
     @property
     def zone(self):

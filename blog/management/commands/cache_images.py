@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from blog.images.caching import cache_images
-from blog.models import Post
+from blog.management.posts import posts_with_ids
 
 
 class Command(BaseCommand):
@@ -28,12 +28,7 @@ class Command(BaseCommand):
             raise CommandError("give either --post ID … or --all")
         if concurrency is not None and concurrency < 1:
             raise CommandError(f"--concurrency must be at least 1, not {concurrency}")
-        posts = None
-        if post_ids:
-            posts = Post.objects.filter(pk__in=post_ids)
-            missing = sorted(set(post_ids) - set(posts.values_list("pk", flat=True)))
-            if missing:
-                raise CommandError(f"no post with id {', '.join(map(str, missing))}")
+        posts = posts_with_ids(post_ids)
         bar = None
 
         def progress(done, total):

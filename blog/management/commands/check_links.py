@@ -6,7 +6,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from blog.links.checking import IMAGE_STATES, LINK_STATES, check_links, save_report
-from blog.models import Post
+from blog.management.posts import posts_with_ids
 
 FORMATS = ("text", "json", "csv")
 
@@ -39,12 +39,7 @@ class Command(BaseCommand):
         for name in ("concurrency", "per_host"):
             if options[name] is not None and options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1, not {options[name]}")
-        posts = None
-        if post_ids:
-            posts = Post.objects.filter(pk__in=post_ids)
-            missing = sorted(set(post_ids) - set(posts.values_list("pk", flat=True)))
-            if missing:
-                raise CommandError(f"no post with id {', '.join(map(str, missing))}")
+        posts = posts_with_ids(post_ids)
         show_bar = verbosity > 0 and getattr(self.stderr, "isatty", lambda: False)()
 
         def progress(chunks):
