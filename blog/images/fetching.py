@@ -10,6 +10,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -345,58 +346,42 @@ def _fetch_once(url: str, *, etag: str, last_modified: str, max_bytes: int, dead
         watchdog.cancel()
 
 
-def _follow(
-    url: str, *, etag: str, last_modified: str, max_bytes: int, deadline: float, watchdog: _Watchdog
-) -> Fetched:
+@contextlib.contextmanager
+def _opened(
+    url: str, method: str, headers: dict, *, deadline: float, watchdog: _Watchdog
+) -> Iterator[tuple[str, urllib3.BaseHTTPResponse]]:
+    """Yield the URL that finally answered `method` on `url`, and its response, body unread.
+
+    At most MAX_REDIRECTS redirects are followed, each hop's address resolved and checked
+    again. Network errors, of the request or of reading the body inside the block, come out as
+    FetchError; the response is closed without reading the rest (a body over a cap must not
+    be drained).
+    """
     for _hop in range(MAX_REDIRECTS + 1):
         if time.monotonic() > deadline:
             raise _too_slow()
         target = _target(url)
         address = resolve(target.hostname, target.port)
-        headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": ACCEPT}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
         pool = _pool(target, address, deadline=deadline, watchdog=watchdog)
         response = None
         try:
             response = pool.urlopen(
-                "GET",
+                method,
                 target.request_uri,
-                headers=headers,
+                headers={"Host": target.host_header, **headers},
                 redirect=False,
                 retries=False,
                 preload_content=False,
                 assert_same_host=False,
             )
-            status = response.status
-            if status in REDIRECT_STATUSES:
+            if response.status in REDIRECT_STATUSES:
                 location = response.headers.get("Location")
                 if not location:
-                    raise FetchError(f"HTTP {status} redirect without a Location")
+                    raise FetchError(f"HTTP {response.status} redirect without a Location")
                 url = urljoin(url, location.strip())
                 continue
-            if status == 304 and (etag or last_modified):
-                return Fetched(url=url, content=b"", not_modified=True, etag=etag, last_modified=last_modified)
-            if status >= 500:
-                raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip(), retryable=True)
-            if status != 200:
-                raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip())
-            content_type = response.headers.get("Content-Type", "")
-            if _is_not_an_image(content_type):
-                raise FetchError(f"the server sent {content_type.split(';')[0]}, not an image")
-            length = response.headers.get("Content-Length", "")
-            if length.isdigit() and int(length) > max_bytes:
-                raise FetchError(f"Content-Length {length} is larger than the {max_bytes}-byte limit")
-            content = _read_capped(response, max_bytes=max_bytes, deadline=deadline)
-            return Fetched(
-                url=url,
-                content=content,
-                etag=response.headers.get("ETag", ""),
-                last_modified=response.headers.get("Last-Modified", ""),
-                content_type=content_type,
-            )
+            yield url, response
+            return
         # NewConnectionError is a ConnectTimeoutError subclass in urllib3 2: catch it first.
         except NewConnectionError as error:
             raise FetchError(f"cannot connect to {target.host_header}: {_cause(error)}") from None
@@ -411,11 +396,42 @@ def _follow(
                 raise FetchError(f"timed out reading from {target.host_header}", retryable=True) from None
             raise FetchError(f"connection to {target.host_header} broke: {_cause(error)}", retryable=True) from None
         finally:
-            # Close without reading the rest: a body over the cap must not be drained.
             if response is not None:
                 response.close()
             pool.close()
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def _follow(
+    url: str, *, etag: str, last_modified: str, max_bytes: int, deadline: float, watchdog: _Watchdog
+) -> Fetched:
+    headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    with _opened(url, "GET", headers, deadline=deadline, watchdog=watchdog) as (url, response):
+        status = response.status
+        if status == 304 and (etag or last_modified):
+            return Fetched(url=url, content=b"", not_modified=True, etag=etag, last_modified=last_modified)
+        if status >= 500:
+            raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip(), retryable=True)
+        if status != 200:
+            raise FetchError(f"HTTP {status} {response.reason or ''}".rstrip())
+        content_type = response.headers.get("Content-Type", "")
+        if _is_not_an_image(content_type):
+            raise FetchError(f"the server sent {content_type.split(';')[0]}, not an image")
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise FetchError(f"Content-Length {length} is larger than the {max_bytes}-byte limit")
+        content = _read_capped(response, max_bytes=max_bytes, deadline=deadline)
+        return Fetched(
+            url=url,
+            content=content,
+            etag=response.headers.get("ETag", ""),
+            last_modified=response.headers.get("Last-Modified", ""),
+            content_type=content_type,
+        )
 
 
 def _cause(error: Exception) -> str:
@@ -468,51 +484,12 @@ def _probe_once(url: str, method: str) -> int:
     """Return the status `url` finally answers `method` with, each redirect hop checked; read no body."""
     deadline = time.monotonic() + settings.IMAGE_CACHE_TOTAL_TIMEOUT
     watchdog = _Watchdog(deadline)
+    headers = {"User-Agent": LINK_USER_AGENT, "Accept": "*/*"}
     try:
-        return _probe_hops(url, method, deadline=deadline, watchdog=watchdog)
+        with _opened(url, method, headers, deadline=deadline, watchdog=watchdog) as (_, response):
+            return response.status
     finally:
         watchdog.cancel()
-
-
-def _probe_hops(url: str, method: str, *, deadline: float, watchdog: "_Watchdog") -> int:
-    for _hop in range(MAX_REDIRECTS + 1):
-        if time.monotonic() > deadline:
-            raise FetchError(f"no answer within {settings.IMAGE_CACHE_TOTAL_TIMEOUT:g} s")
-        target = _target(url)
-        address = resolve(target.hostname, target.port)
-        headers = {"Host": target.host_header, "User-Agent": LINK_USER_AGENT, "Accept": "*/*"}
-        pool = _pool(target, address, deadline=deadline, watchdog=watchdog)
-        response = None
-        try:
-            response = pool.urlopen(
-                method,
-                target.request_uri,
-                headers=headers,
-                redirect=False,
-                retries=False,
-                preload_content=False,
-                assert_same_host=False,
-            )
-            if response.status in REDIRECT_STATUSES:
-                location = response.headers.get("Location")
-                if not location:
-                    raise FetchError(f"HTTP {response.status} redirect without a Location")
-                url = urljoin(url, location.strip())
-                continue
-            return response.status
-        except NewConnectionError as error:
-            raise FetchError(f"cannot connect to {target.host_header}: {_cause(error)}") from None
-        except (ReadTimeoutError, ConnectTimeoutError):
-            raise FetchError(f"timed out with {target.host_header}", retryable=True) from None
-        except SSLError as error:
-            raise FetchError(f"TLS error with {target.host_header}: {_cause(error)}") from None
-        except (ProtocolError, HTTPError) as error:
-            raise FetchError(f"connection to {target.host_header} broke: {_cause(error)}", retryable=True) from None
-        finally:
-            if response is not None:
-                response.close()  # never read the body
-            pool.close()
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
 def probe(url: str) -> int:
